@@ -1,0 +1,1 @@
+"""Hash chain and Merkle checkpoints of the decision log (pure Python, no Django)."""

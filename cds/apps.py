@@ -1,0 +1,8 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class CdsConfig(AppConfig):
+    name = "cds"
+    verbose_name = "CDS Hooks services"

@@ -1,0 +1,1 @@
+"""Guideline engine: rules as versioned data files and a pure evaluator (no Django)."""

@@ -1,0 +1,55 @@
+"""Register the demo EHR and print a ready-to-run curl for a first hook call."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+
+from ehr_integration.demo import DEMO_ISSUER, demo_public_jwks, demo_token
+from ehr_integration.services import ehr_client_register
+
+DEMO_PATIENT = {
+    "resourceType": "Patient",
+    "id": "demo-1",
+    "gender": "female",
+    "birthDate": "1961-04-02",
+}
+
+
+class Command(BaseCommand):
+    help = "Register the demo EHR client (local key pair) and print an example curl."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--service", default="diabetes-therapy")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        ehr_client_register(issuer=DEMO_ISSUER, jwks=demo_public_jwks(), name="Demo EHR")
+        base = settings.CDS_HOOKS["PUBLIC_BASE_URL"]
+        url = f"{base}/cds-services/{options['service']}"
+        body = {
+            "hookInstance": str(uuid.uuid4()),
+            "hook": "patient-view",
+            "context": {"userId": "Practitioner/demo-clinician", "patientId": "demo-1"},
+            "prefetch": {
+                "patient": DEMO_PATIENT,
+                "conditions": {"resourceType": "Bundle", "type": "searchset", "entry": []},
+                "observations": {"resourceType": "Bundle", "type": "searchset", "entry": []},
+                "medications": {"resourceType": "Bundle", "type": "searchset", "entry": []},
+            },
+        }
+        token = demo_token(audience=url)
+        self.stdout.write("Demo EHR registered. Discovery:\n")
+        self.stdout.write(f"  curl -s {base}/cds-services\n")
+        self.stdout.write(
+            "A signed hook call (token valid 5 minutes; rerun "
+            "`python manage.py demo_setup` for a new one):\n"
+        )
+        self.stdout.write(
+            f"  curl -s -X POST {url} -H 'Content-Type: application/json' "
+            f"-H 'Authorization: Bearer {token}' -d {shlex.quote(json.dumps(body))}\n"
+        )

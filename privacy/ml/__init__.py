@@ -1,0 +1,1 @@
+"""ML core: features, models, DP training, accounting, HE scoring, SHAP (no Django)."""
