@@ -176,3 +176,12 @@ if IS_PRODUCTION:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_CONTENT_TYPE_NOSNIFF = True
+
+# --- Clinical content: guideline engine and FHIR reading (cds/guidelines, ehr_integration/fhir)
+CDS_GUIDELINES: dict[str, object] = {}
+
+# --- Models: registry, training, serving (privacy/)
+CDS_PRIVACY: dict[str, object] = {}
+
+# --- Decision log: chain, checkpoints, pseudonyms, review pages (audit/)
+CDS_AUDIT: dict[str, object] = {}

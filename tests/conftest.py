@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Callable
@@ -13,7 +14,13 @@ from joserfc import jwt
 from joserfc.jwk import ECKey
 from rest_framework.test import APIClient
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+# ../shared sits beside the clone in CI; CDS_SHARED_DATA points at its data/ folder from
+# anywhere else (a git worktree, a developer's checkout elsewhere).
+SHARED_DATA = Path(
+    os.environ.get("CDS_SHARED_DATA")
+    or Path(__file__).resolve().parents[1].parent / "shared" / "data"
+)
+SHARED = SHARED_DATA.parent
 BASE = "http://127.0.0.1:8000"
 
 
