@@ -1,0 +1,72 @@
+"""Validation of the review pages' query strings (strict, with size limits)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.core.validators import RegexValidator
+
+from audit.selectors import STATS_BY, DecisionFilters
+
+_HEX = RegexValidator(r"^[0-9a-fA-F]*$", "Use hexadecimal digits only.")
+_PSEUDONYM = RegexValidator(r"^~?[0-9a-fA-F]*$", "A pseudonym is hexadecimal (a leading ~ is ok).")
+MAX_PAGE = 100_000
+
+
+class DateRangeForm(forms.Form):
+    date_from = forms.DateField(required=False, label="From")
+    date_to = forms.DateField(required=False, label="To")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and start > end:
+            raise forms.ValidationError("The start date is after the end date.")
+        return data
+
+
+class DecisionFilterForm(DateRangeForm):
+    service = forms.CharField(required=False, max_length=100)
+    clinician = forms.CharField(required=False, max_length=256)
+    patient = forms.CharField(required=False, max_length=65, validators=[_PSEUDONYM])
+    model = forms.CharField(required=False, max_length=64, validators=[_HEX], label="Model hash")
+    outcome = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("", "any"),
+            ("accepted", "accepted"),
+            ("overridden", "overridden"),
+            ("none", "no feedback"),
+        ],
+    )
+    indicator = forms.ChoiceField(
+        required=False,
+        choices=[("", "any"), ("info", "info"), ("warning", "warning"), ("critical", "critical")],
+    )
+    page = forms.IntegerField(required=False, min_value=1, max_value=MAX_PAGE)
+
+    def filters(self) -> DecisionFilters:
+        data = self.cleaned_data
+        return DecisionFilters(
+            date_from=data.get("date_from"),
+            date_to=data.get("date_to"),
+            service_id=data.get("service") or "",
+            user=data.get("clinician") or "",
+            patient_pseudonym=data.get("patient") or "",
+            model_artifact_sha256=data.get("model") or "",
+            outcome=data.get("outcome") or "",
+            indicator=data.get("indicator") or "",
+        )
+
+
+class AnalyticsForm(DateRangeForm):
+    service = forms.CharField(required=False, max_length=100)
+    trend = forms.ChoiceField(
+        required=False, choices=[("day", "day"), ("week", "week")], label="Trend by"
+    )
+
+    def clean_trend(self) -> str:
+        value = self.cleaned_data.get("trend") or "day"
+        assert value in STATS_BY
+        return value
