@@ -186,10 +186,61 @@ class Card:
         return out
 
 
+def _no_nulls(value: Any, path: str) -> None:
+    """CDS Hooks: JSON elements SHALL NOT be null (an absent key says "not given")."""
+    if value is None:
+        raise CardError(path, "must not be null (omit the field instead)")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _no_nulls(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _no_nulls(item, f"{path}[{i}]")
+
+
+def _optional_array(container: dict[str, Any], key: str, path: str) -> list[Any]:
+    """An optional array field: absent is fine, present must be a non-empty array."""
+    if key not in container:
+        return []
+    value = container[key]
+    if not isinstance(value, list) or not value:
+        raise CardError(f"{path}.{key}", "must be a non-empty array when present")
+    return value
+
+
+def _coding_validate(value: Any, path: str, *, display_required: bool) -> None:
+    if not isinstance(value, dict):
+        raise CardError(path, "must be a Coding object")
+    _text(value.get("code"), f"{path}.code")
+    _text(value.get("system"), f"{path}.system")
+    if display_required or "display" in value:
+        _text(value.get("display"), f"{path}.display")
+
+
+def action_validate(action: Any, path: str) -> None:
+    """One Action (in a suggestion or in systemActions): type, description, resource/Id."""
+    if not isinstance(action, dict) or action.get("type") not in ACTION_TYPES:
+        raise CardError(f"{path}.type", f"must be one of {ACTION_TYPES}")
+    _text(action.get("description"), f"{path}.description")
+    if action["type"] in ("create", "update"):
+        resource = action.get("resource")
+        if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+            raise CardError(f"{path}.resource", "create/update needs a FHIR resource")
+    else:
+        if "resource" in action:
+            raise CardError(f"{path}.resource", "delete names the resource by resourceId")
+        _text(action.get("resourceId"), f"{path}.resourceId")
+    if "resourceId" in action:
+        _text(action.get("resourceId"), f"{path}.resourceId")
+
+
 def card_validate(card: Any, *, path: str = "card") -> None:
     """Raise CardError unless `card` (a JSON dict) follows the CDS Hooks 2.0.1 card rules."""
     if not isinstance(card, dict):
         raise CardError(path, "must be an object")
+    _no_nulls(card, path)
+    if "uuid" in card:
+        _text(card["uuid"], f"{path}.uuid")
     _text(card.get("summary"), f"{path}.summary", max_len=SUMMARY_MAX)
     if card.get("indicator") not in INDICATORS:
         raise CardError(f"{path}.indicator", f"must be one of {INDICATORS}")
@@ -200,36 +251,29 @@ def card_validate(card: Any, *, path: str = "card") -> None:
     for key in ("url", "icon"):
         if key in source:
             _absolute_url(source[key], f"{path}.source.{key}")
-    if "detail" in card and not isinstance(card["detail"], str):
-        raise CardError(f"{path}.detail", "must be a string")
-    suggestions = card.get("suggestions", [])
-    if not isinstance(suggestions, list):
-        raise CardError(f"{path}.suggestions", "must be an array")
+    if "topic" in source:
+        _coding_validate(source["topic"], f"{path}.source.topic", display_required=False)
+    if "detail" in card:
+        _text(card["detail"], f"{path}.detail")
+    suggestions = _optional_array(card, "suggestions", path)
     for i, suggestion in enumerate(suggestions):
         spath = f"{path}.suggestions[{i}]"
         if not isinstance(suggestion, dict):
             raise CardError(spath, "must be an object")
         _text(suggestion.get("label"), f"{spath}.label")
-        for j, action in enumerate(suggestion.get("actions", [])):
-            apath = f"{spath}.actions[{j}]"
-            if not isinstance(action, dict) or action.get("type") not in ACTION_TYPES:
-                raise CardError(f"{apath}.type", f"must be one of {ACTION_TYPES}")
-            _text(action.get("description"), f"{apath}.description")
-            if action["type"] in ("create", "update") and not isinstance(
-                action.get("resource"), dict
-            ):
-                raise CardError(f"{apath}.resource", "create/update needs a resource")
-            if action["type"] == "delete" and not action.get("resourceId"):
-                raise CardError(f"{apath}.resourceId", "delete needs a resourceId")
+        if "uuid" in suggestion:
+            _text(suggestion["uuid"], f"{spath}.uuid")
+        if "isRecommended" in suggestion and not isinstance(suggestion["isRecommended"], bool):
+            raise CardError(f"{spath}.isRecommended", "must be a boolean")
+        for j, action in enumerate(_optional_array(suggestion, "actions", spath)):
+            action_validate(action, f"{spath}.actions[{j}]")
     if suggestions and card.get("selectionBehavior") not in SELECTION_BEHAVIORS:
         raise CardError(f"{path}.selectionBehavior", "required with suggestions")
-    for i, reason in enumerate(card.get("overrideReasons", [])):
-        rpath = f"{path}.overrideReasons[{i}]"
-        if not isinstance(reason, dict):
-            raise CardError(rpath, "must be a Coding")
-        for key in ("code", "system", "display"):
-            _text(reason.get(key), f"{rpath}.{key}")
-    for i, link in enumerate(card.get("links", [])):
+    if "selectionBehavior" in card and not suggestions:
+        raise CardError(f"{path}.selectionBehavior", "only allowed with suggestions")
+    for i, reason in enumerate(_optional_array(card, "overrideReasons", path)):
+        _coding_validate(reason, f"{path}.overrideReasons[{i}]", display_required=True)
+    for i, link in enumerate(_optional_array(card, "links", path)):
         lpath = f"{path}.links[{i}]"
         if not isinstance(link, dict):
             raise CardError(lpath, "must be an object")
@@ -237,6 +281,12 @@ def card_validate(card: Any, *, path: str = "card") -> None:
         _absolute_url(link.get("url"), f"{lpath}.url")
         if link.get("type") not in LINK_TYPES:
             raise CardError(f"{lpath}.type", f"must be one of {LINK_TYPES}")
+        if "appContext" in link:
+            if link["type"] != "smart":
+                raise CardError(f"{lpath}.appContext", "only smart links carry appContext")
+            _text(link["appContext"], f"{lpath}.appContext")
+        if "autolaunchable" in link and not isinstance(link["autolaunchable"], bool):
+            raise CardError(f"{lpath}.autolaunchable", "must be a boolean")
 
 
 def cards_response_validate(response: Any) -> None:
@@ -245,3 +295,6 @@ def cards_response_validate(response: Any) -> None:
         raise CardError("response", "must be an object with a `cards` array")
     for i, card in enumerate(response["cards"]):
         card_validate(card, path=f"cards[{i}]")
+    for i, action in enumerate(_optional_array(response, "systemActions", "response")):
+        _no_nulls(action, f"systemActions[{i}]")
+        action_validate(action, f"systemActions[{i}]")

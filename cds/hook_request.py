@@ -129,6 +129,9 @@ def hook_request_validate(*, body: Any, expected_hook: str) -> dict[str, Any]:
         and all(v is None or isinstance(v, dict) for v in prefetch.values())
     ):
         errors["prefetch"] = "must be an object of FHIR resources (or null values)"
+    if "extension" in body and not isinstance(body["extension"], dict):
+        # CDS Hooks §Extensions: the value is a pre-coordinated JSON object.
+        errors["extension"] = "must be an object"
     if hook in HOOK_CONTEXTS:
         _context_validate(hook, body.get("context"), errors)
     if errors:

@@ -148,10 +148,16 @@ def _numeric(claims: dict[str, Any], name: str) -> float:
     return float(value)
 
 
+def clock_now() -> float:
+    """The verifier's clock. One seam so tests can replay recorded (expired) tokens with a
+    frozen clock without patching the global `time` module."""
+    return time.time()
+
+
 def jwt_verify(*, token: str, audience: str, now: float | None = None) -> VerifiedCaller:
     """Verify `token` for a call to `audience` (the exact endpoint URL). Raises JwtRejected."""
     hooks = settings.CDS_HOOKS
-    now = time.time() if now is None else now
+    now = clock_now() if now is None else now
     header, unverified = _unverified_parts(token)
 
     alg = header.get("alg")
