@@ -184,4 +184,14 @@ CDS_GUIDELINES: dict[str, object] = {}
 CDS_PRIVACY: dict[str, object] = {}
 
 # --- Decision log: chain, checkpoints, pseudonyms, review pages (audit/)
-CDS_AUDIT: dict[str, object] = {}
+# Both keys live outside the database: given as environment values, or else in files under
+# KEY_DIR created on first use with mode 0600 (see docs/audit.md, "Keys").
+CDS_AUDIT: dict[str, object] = {
+    "KEY_DIR": env_path("CDS_AUDIT_KEY_DIR", VAR_DIR / "keys"),
+    # hex, >= 32 bytes: HMAC-SHA256 key turning patient ids into pseudonyms
+    "PSEUDONYM_KEY": env_str("CDS_AUDIT_PSEUDONYM_KEY", ""),
+    # path to a PKCS#8 PEM Ed25519 private key that signs checkpoints
+    "SIGNING_KEY_FILE": env_str("CDS_AUDIT_SIGNING_KEY_FILE", ""),
+    # a signed checkpoint every N records (0: only by `manage.py audit_checkpoint`)
+    "CHECKPOINT_EVERY": env_int("CDS_AUDIT_CHECKPOINT_EVERY", 1000, minimum=0),
+}
