@@ -7,8 +7,6 @@ from typing import Any
 from django import forms
 from django.core.validators import RegexValidator
 
-from audit.selectors import STATS_BY, DecisionFilters
-
 _HEX = RegexValidator(r"^[0-9a-fA-F]*$", "Use hexadecimal digits only.")
 _PSEUDONYM = RegexValidator(r"^~?[0-9a-fA-F]*$", "A pseudonym is hexadecimal (a leading ~ is ok).")
 MAX_PAGE = 100_000
@@ -30,7 +28,9 @@ class DecisionFilterForm(DateRangeForm):
     service = forms.CharField(required=False, max_length=100)
     clinician = forms.CharField(required=False, max_length=256)
     patient = forms.CharField(required=False, max_length=65, validators=[_PSEUDONYM])
-    model = forms.CharField(required=False, max_length=64, validators=[_HEX], label="Model hash")
+    model = forms.CharField(
+        required=False, min_length=6, max_length=64, validators=[_HEX], label="Model hash"
+    )
     outcome = forms.ChoiceField(
         required=False,
         choices=[
@@ -46,27 +46,26 @@ class DecisionFilterForm(DateRangeForm):
     )
     page = forms.IntegerField(required=False, min_value=1, max_value=MAX_PAGE)
 
-    def filters(self) -> DecisionFilters:
+    def filters(self) -> dict[str, Any]:
+        """Keyword arguments for `audit.selectors.decision_list` (only the ones set)."""
         data = self.cleaned_data
-        return DecisionFilters(
-            date_from=data.get("date_from"),
-            date_to=data.get("date_to"),
-            service_id=data.get("service") or "",
-            user=data.get("clinician") or "",
-            patient_pseudonym=data.get("patient") or "",
-            model_artifact_sha256=data.get("model") or "",
-            outcome=data.get("outcome") or "",
-            indicator=data.get("indicator") or "",
-        )
+        kwargs = {
+            "date_from": data.get("date_from"),
+            "date_to": data.get("date_to"),
+            "service_id": data.get("service") or "",
+            "clinician": data.get("clinician") or "",
+            "patient_pseudonym": (data.get("patient") or "").lstrip("~"),
+            "model_version": data.get("model") or "",
+            "outcome": data.get("outcome") or "",
+            "indicator": data.get("indicator") or "",
+        }
+        return {k: v for k, v in kwargs.items() if v not in (None, "")}
+
+
+def filters_details(filters: dict[str, Any]) -> dict[str, str]:
+    """The filters used, as small JSON for the access record."""
+    return {k: v.isoformat() if hasattr(v, "isoformat") else str(v) for k, v in filters.items()}
 
 
 class AnalyticsForm(DateRangeForm):
     service = forms.CharField(required=False, max_length=100)
-    trend = forms.ChoiceField(
-        required=False, choices=[("day", "day"), ("week", "week")], label="Trend by"
-    )
-
-    def clean_trend(self) -> str:
-        value = self.cleaned_data.get("trend") or "day"
-        assert value in STATS_BY
-        return value

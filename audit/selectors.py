@@ -1,207 +1,238 @@
-"""Reads of the decision log for the review pages (HackSoft selectors; no writes here).
+"""Reads of the decision log for the review pages (HackSoft selectors: no writes here).
 
-The indexed columns of `DecisionRecord` serve the filters; the canonical body (`record.data`)
-is the authority for everything shown in a detail view. Feedback rows point at their
-decision by `decision_seq`, so "accepted"/"overridden" are answered by a subquery on the
-same table rather than a second store that could disagree with the chain.
+The pages must also write an access record for every view of patient data; that is
+`audit.services.audit_access_record`, called by the view, not hidden in a selector.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import date
-from typing import Any, Literal
+from datetime import UTC, date, datetime, time
+from typing import Any
 
-from django.db.models import Exists, OuterRef, QuerySet, Subquery
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import TruncDate
+from django.utils import timezone
 
+from audit import chain
 from audit.models import DecisionCard, DecisionRecord
+from config.errors import NotFound
 
-FeedbackOutcome = Literal["", "accepted", "overridden", "none"]
-StatsBy = Literal["service", "rule", "model", "day", "week"]
-STATS_BY: tuple[str, ...] = ("service", "rule", "model", "day", "week")
-
-# Trace results that mean a rule did not take part in the decision; every other result
-# (concordant, discordant, alert, must-not, ...) counts the rule as having shaped the cards.
-_NOT_FIRED = {"", "not_applicable", "n/a", "skipped", "unknown", "false", "none"}
+OUTCOMES = ("accepted", "overridden")
 
 
-@dataclass(frozen=True)
-class DecisionFilters:
-    """The review list's filters; empty values mean "any"."""
-
-    date_from: date | None = None
-    date_to: date | None = None
-    service_id: str = ""
-    user: str = ""
-    patient_pseudonym: str = ""
-    model_artifact_sha256: str = ""  # a prefix is enough, as people copy the first 12 hex
-    outcome: FeedbackOutcome = ""
-    indicator: str = ""
-
-    def as_details(self) -> dict[str, str]:
-        """The filters that were set, as small JSON for the access record."""
-        out = {}
-        for key, value in self.__dict__.items():
-            if value not in (None, ""):
-                out[key] = value.isoformat() if isinstance(value, date) else str(value)
-        return out
+def _as_datetime(value: date | datetime, *, end: bool) -> datetime:
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        moment = datetime.combine(value, time.max if end else time.min)
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment, UTC)
+    return moment
 
 
-def _feedback(outcome: str | None = None) -> QuerySet[DecisionRecord]:
-    rows = DecisionRecord.objects.filter(
-        kind=DecisionRecord.KIND_FEEDBACK, decision_seq=OuterRef("seq")
-    )
-    return rows.filter(outcome=outcome) if outcome else rows
+def decision_list(
+    *,
+    date_from: date | datetime | None = None,
+    date_to: date | datetime | None = None,
+    service_id: str = "",
+    clinician: str = "",
+    patient_pseudonym: str = "",
+    model_version: str = "",
+    outcome: str = "",
+    indicator: str = "",
+) -> QuerySet[DecisionRecord]:
+    """Hook decisions, newest first, filtered.
 
-
-def decision_list(*, filters: DecisionFilters | None = None) -> QuerySet[DecisionRecord]:
-    """Hook decisions matching `filters`, newest first, annotated with `last_outcome`."""
-    f = filters or DecisionFilters()
+    Args:
+        date_from, date_to: inclusive; a date covers the whole day (UTC).
+        clinician: the user the EHR named (e.g. "Practitioner/123"), exact.
+        model_version: model artifact sha256 or a prefix of it (>= 6 hex).
+        outcome: "accepted" or "overridden" (some feedback on the decision says so), or
+            "none" (no feedback yet).
+        indicator: a card indicator shown ("info", "warning", "critical").
+    """
     rows = DecisionRecord.objects.filter(kind=DecisionRecord.KIND_HOOK)
-    if f.date_from:
-        rows = rows.filter(time__date__gte=f.date_from)
-    if f.date_to:
-        rows = rows.filter(time__date__lte=f.date_to)
-    if f.service_id:
-        rows = rows.filter(service_id=f.service_id)
-    if f.user:
-        rows = rows.filter(user=f.user)
-    if f.patient_pseudonym:
-        rows = rows.filter(patient_pseudonym=f.patient_pseudonym.lstrip("~"))
-    if f.model_artifact_sha256:
-        rows = rows.filter(model_artifact_sha256__startswith=f.model_artifact_sha256.lower())
-    if f.outcome in ("accepted", "overridden"):
-        rows = rows.filter(Exists(_feedback(f.outcome)))
-    elif f.outcome == "none":
-        rows = rows.exclude(Exists(_feedback()))
-    if f.indicator:
-        rows = rows.filter(
-            Exists(DecisionCard.objects.filter(record=OuterRef("seq"), indicator=f.indicator))
+    if date_from is not None:
+        rows = rows.filter(time__gte=_as_datetime(date_from, end=False))
+    if date_to is not None:
+        rows = rows.filter(time__lte=_as_datetime(date_to, end=True))
+    if service_id:
+        rows = rows.filter(service_id=service_id)
+    if clinician:
+        rows = rows.filter(user=clinician)
+    if patient_pseudonym:
+        rows = rows.filter(patient_pseudonym=patient_pseudonym)
+    if model_version:
+        rows = rows.filter(model_artifact_sha256__startswith=model_version.lower())
+    if outcome:
+        feedback = DecisionRecord.objects.filter(
+            kind=DecisionRecord.KIND_FEEDBACK, decision_seq=OuterRef("seq")
         )
-    last = _feedback().order_by("-seq").values("outcome")[:1]
-    return rows.annotate(last_outcome=Subquery(last)).order_by("-seq")
+        if outcome == "none":
+            rows = rows.filter(~Exists(feedback))
+        elif outcome in OUTCOMES:
+            rows = rows.filter(Exists(feedback.filter(outcome=outcome)))
+        else:
+            raise ValueError(f"outcome must be one of accepted, overridden, none; not {outcome!r}")
+    if indicator:
+        rows = rows.filter(
+            Exists(DecisionCard.objects.filter(record=OuterRef("seq"), indicator=indicator))
+        )
+    return rows.order_by("-seq")
 
 
-def decision_get(*, seq: int) -> DecisionRecord | None:
-    """One hook decision by its sequence number (None for other kinds or unknown)."""
-    return DecisionRecord.objects.filter(seq=seq, kind=DecisionRecord.KIND_HOOK).first()
+def decision_get(*, seq: int) -> dict[str, Any]:
+    """One hook decision with everything the detail page shows.
+
+    Returns a dict: `record` (the row), `data` (its body), the decision facts by name
+    (`features`, `cards`, `explanations`, `guideline_trace`, `candidates`, `risks`, `model`,
+    `guideline_version`, `latency_ms`, `context`), `feedback` (the feedback records joined
+    to it, oldest first) and `hash_ok` (this record's hash and link recomputed).
+
+    Raises:
+        NotFound: no hook decision with this number.
+    """
+    record = DecisionRecord.objects.filter(seq=seq, kind=DecisionRecord.KIND_HOOK).first()
+    if record is None:
+        raise NotFound("No decision with this number.", details={"seq": seq})
+    data = record.data
+    event = data.get("event") or {}
+    decision = event.get("decision") or {}
+    response = event.get("response") or {}
+    previous = (
+        DecisionRecord.objects.filter(seq=seq - 1).values_list("hash", flat=True).first()
+        if seq > 1
+        else chain.GENESIS_HASH
+    )
+    hash_ok = (
+        record.prev_hash == previous
+        and chain.record_hash(record.prev_hash, record.body.encode("utf-8")) == record.hash
+    )
+    feedback = list(
+        DecisionRecord.objects.filter(kind=DecisionRecord.KIND_FEEDBACK, decision_seq=seq).order_by(
+            "seq"
+        )
+    )
+    return {
+        "record": record,
+        "data": data,
+        "context": event.get("context") or {},
+        "features": decision.get("features") or {},
+        "cards": response.get("cards") or [],
+        "system_actions": response.get("systemActions") or [],
+        "explanations": decision.get("explanations") or [],
+        "guideline_trace": decision.get("guideline_trace") or [],
+        "candidates": decision.get("candidates") or [],
+        "risks": decision.get("risks") or {},
+        "model": decision.get("model") or {},
+        "guideline_version": record.guideline_version,
+        "latency_ms": record.latency_ms,
+        "feedback": feedback,
+        "hash_ok": hash_ok,
+    }
 
 
-def decision_feedback(*, seq: int) -> list[DecisionRecord]:
-    """The feedback records joined to decision `seq`, oldest first."""
-    return list(DecisionRecord.objects.filter(kind=DecisionRecord.KIND_FEEDBACK, decision_seq=seq))
+def _rate(accepted: int, overridden: int) -> float | None:
+    total = accepted + overridden
+    return overridden / total if total else None
 
 
-def decision_choices() -> dict[str, list[str]]:
-    """Distinct services, model hashes and indicators in the log, for the filter form."""
+def override_stats(
+    *,
+    date_from: date | datetime | None = None,
+    date_to: date | datetime | None = None,
+    service_id: str = "",
+) -> dict[str, list[dict[str, Any]]]:
+    """Override rates of feedback items, by service, guideline rule, model version and day.
+
+    Each row: {"key", "accepted", "overridden", "rate"} where rate = overridden /
+    (accepted + overridden), None when no feedback. A rule counts for a decision when its
+    trace entry's result is "fired" or True (the rule contributed to the cards).
+    """
+    feedback = DecisionRecord.objects.filter(
+        kind=DecisionRecord.KIND_FEEDBACK, outcome__in=OUTCOMES
+    )
+    if date_from is not None:
+        feedback = feedback.filter(time__gte=_as_datetime(date_from, end=False))
+    if date_to is not None:
+        feedback = feedback.filter(time__lte=_as_datetime(date_to, end=True))
+    if service_id:
+        feedback = feedback.filter(service_id=service_id)
+
+    def grouped(field: Any) -> list[dict[str, Any]]:
+        rows = (
+            feedback.annotate(key=field)
+            .values("key")
+            .annotate(
+                accepted=Count("seq", filter=Q(outcome="accepted")),
+                overridden=Count("seq", filter=Q(outcome="overridden")),
+            )
+            .order_by("key")
+        )
+        return [
+            {
+                "key": str(r["key"]) if r["key"] is not None else "",
+                "accepted": r["accepted"],
+                "overridden": r["overridden"],
+                "rate": _rate(r["accepted"], r["overridden"]),
+            }
+            for r in rows
+        ]
+
+    by_rule: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    outcomes_by_decision: dict[int, list[str]] = defaultdict(list)
+    for decision_seq, outcome in feedback.exclude(decision_seq=None).values_list(
+        "decision_seq", "outcome"
+    ):
+        outcomes_by_decision[decision_seq].append(outcome)
+    decisions = DecisionRecord.objects.filter(seq__in=list(outcomes_by_decision)).values_list(
+        "seq", "body"
+    )
+    for seq, body in decisions.iterator(chunk_size=500):
+        trace = (((chain.canonical_load(body).get("event") or {}).get("decision")) or {}).get(
+            "guideline_trace"
+        ) or []
+        rules = {
+            str(step.get("rule"))
+            for step in trace
+            if isinstance(step, dict) and step.get("result") in ("fired", True)
+        }
+        for rule in rules:
+            for outcome in outcomes_by_decision[seq]:
+                by_rule[rule][0 if outcome == "accepted" else 1] += 1
+    return {
+        "by_service": grouped(F("service_id")),
+        "by_model": grouped(F("model_artifact_sha256")),
+        "by_day": grouped(TruncDate("time")),
+        "by_rule": [
+            {"key": rule, "accepted": a, "overridden": o, "rate": _rate(a, o)}
+            for rule, (a, o) in sorted(by_rule.items())
+        ],
+    }
+
+
+# --- helpers for the review pages (engineer e) ------------------------------------------
+
+
+def decision_outcomes_annotate(rows: QuerySet[DecisionRecord]) -> QuerySet[DecisionRecord]:
+    """Add `last_outcome`: the outcome of the newest feedback on each decision (or None)."""
+    latest = (
+        DecisionRecord.objects.filter(
+            kind=DecisionRecord.KIND_FEEDBACK, decision_seq=OuterRef("seq")
+        )
+        .order_by("-seq")
+        .values("outcome")[:1]
+    )
+    return rows.annotate(last_outcome=Subquery(latest))
+
+
+def decision_filter_choices() -> dict[str, list[str]]:
+    """Distinct services and model hashes among hook decisions, for the filter form."""
     hooks = DecisionRecord.objects.filter(kind=DecisionRecord.KIND_HOOK)
     return {
         "service_id": sorted(s for s in hooks.values_list("service_id", flat=True).distinct() if s),
         "model_artifact_sha256": sorted(
             m for m in hooks.values_list("model_artifact_sha256", flat=True).distinct() if m
         ),
-        "indicator": sorted(
-            i for i in DecisionCard.objects.values_list("indicator", flat=True).distinct() if i
-        ),
     }
-
-
-# --- override analytics ---------------------------------------------------------------------
-
-
-@dataclass
-class OverrideRow:
-    """Feedback counts for one group (a service, rule, model version or period)."""
-
-    key: str
-    decisions: int = 0
-    accepted: int = 0
-    overridden: int = 0
-    reasons: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def answered(self) -> int:
-        return self.accepted + self.overridden
-
-    @property
-    def override_rate(self) -> float | None:
-        """Overridden / (accepted + overridden); None when no card got feedback."""
-        return self.overridden / self.answered if self.answered else None
-
-
-def _rules_fired(data: dict[str, Any]) -> list[str]:
-    trace = ((data.get("event") or {}).get("decision") or {}).get("guideline_trace") or []
-    rules = []
-    for step in trace if isinstance(trace, list) else []:
-        if not isinstance(step, dict) or not step.get("rule"):
-            continue
-        if str(step.get("result", "")).strip().lower() in _NOT_FIRED:
-            continue
-        if step["rule"] not in rules:
-            rules.append(str(step["rule"]))
-    return rules or ["(no rule)"]
-
-
-def _group_keys(row: DecisionRecord, by: str) -> Iterable[str]:
-    if by == "service":
-        return [row.service_id or "(none)"]
-    if by == "model":
-        return [row.model_artifact_sha256[:12] or "(no model)"]
-    if by == "day":
-        return [row.time.date().isoformat()]
-    if by == "week":
-        year, week, _ = row.time.isocalendar()
-        return [f"{year}-W{week:02d}"]
-    return _rules_fired(row.data)
-
-
-def override_stats(
-    *,
-    by: StatsBy,
-    date_from: date | None = None,
-    date_to: date | None = None,
-    service_id: str = "",
-) -> list[OverrideRow]:
-    """Override rate per group over hook decisions in the window, sorted by key.
-
-    Feedback is counted per card against the decision it answers; a decision counts once
-    per group (for `rule`, once for each rule that fired in its guideline trace, since
-    cards are built from the rules that applied).
-    """
-    if by not in STATS_BY:
-        raise ValueError(f"unknown grouping {by!r}")
-    decisions = decision_list(
-        filters=DecisionFilters(date_from=date_from, date_to=date_to, service_id=service_id)
-    ).order_by("seq")
-    if by != "rule":
-        decisions = decisions.defer("body")
-    groups: dict[str, OverrideRow] = {}
-    keys_of: dict[int, list[str]] = {}
-    for row in decisions.iterator(chunk_size=500):
-        keys = list(_group_keys(row, by))
-        keys_of[row.seq] = keys
-        for key in keys:
-            groups.setdefault(key, OverrideRow(key)).decisions += 1
-    feedback = DecisionRecord.objects.filter(
-        kind=DecisionRecord.KIND_FEEDBACK, decision_seq__in=list(keys_of)
-    ).order_by("seq")
-    reasons: dict[str, dict[str, int]] = defaultdict(dict)
-    for item in feedback.iterator(chunk_size=500):
-        for key in keys_of.get(item.decision_seq or 0, []):
-            group = groups[key]
-            if item.outcome == "accepted":
-                group.accepted += 1
-            elif item.outcome == "overridden":
-                group.overridden += 1
-                reason = ((item.data.get("event") or {}).get("feedback") or {}).get(
-                    "overrideReason"
-                ) or {}
-                code = ((reason.get("reason") or {}) if isinstance(reason, dict) else {}).get(
-                    "display"
-                ) or "(no reason given)"
-                reasons[key][code] = reasons[key].get(code, 0) + 1
-    for key, counts in reasons.items():
-        groups[key].reasons = dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
-    return [groups[k] for k in sorted(groups)]

@@ -25,11 +25,11 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 
 from audit import fhir_export, plots, selectors
-from audit.forms import AnalyticsForm, DecisionFilterForm
+from audit.forms import AnalyticsForm, DecisionFilterForm, filters_details
 from audit.render import markdown_html
 from audit.roles import can_view_analytics, can_view_patient_data, user_roles
 from audit.services import AuditUnavailable, audit_access_record
-from config.errors import error_response
+from config.errors import NotFound, error_response
 from privacy.ml.explain_words import feature_value_words, top_factors
 
 logger = logging.getLogger(__name__)
@@ -108,19 +108,20 @@ def decision_list_view(request: HttpRequest) -> HttpResponse:
         response = render(
             request,
             "audit/decision_list.html",
-            {"form": form, "page": None, "choices": selectors.decision_choices()},
+            {"form": form, "page": None, "choices": selectors.decision_filter_choices()},
             status=400,
         )
         return response
-    filters = form.filters() if form.is_bound else selectors.DecisionFilters()
+    filters = form.filters() if form.is_bound else {}
     page_number = (form.cleaned_data.get("page") if form.is_bound else None) or 1
-    rows = selectors.decision_list(filters=filters).prefetch_related("cards")
+    rows = selectors.decision_outcomes_annotate(selectors.decision_list(**filters))
+    rows = rows.prefetch_related("cards")
     page = Paginator(rows, PAGE_SIZE).get_page(page_number)
     failed = _access_record(
         request,
         action="decision.list",
         details={
-            "filters": filters.as_details(),
+            "filters": filters_details(filters),
             "page": page.number,
             "seqs": [r.seq for r in page.object_list],
         },
@@ -136,7 +137,7 @@ def decision_list_view(request: HttpRequest) -> HttpResponse:
             "form": form,
             "page": page,
             "query": query.urlencode(),
-            "choices": selectors.decision_choices(),
+            "choices": selectors.decision_filter_choices(),
             "total": page.paginator.count,
         },
     )
@@ -198,47 +199,57 @@ def _explanation_views(decision: dict[str, Any]) -> list[dict[str, Any]]:
 
 @_requires(can_view_patient_data)
 def decision_detail_view(request: HttpRequest, seq: int) -> HttpResponse:
-    record = selectors.decision_get(seq=seq)
-    if record is None:
-        return error_response(404, "not_found", "No such decision.", details={"seq": seq})
+    try:
+        found = selectors.decision_get(seq=seq)
+    except NotFound as exc:
+        return error_response(404, exc.code, exc.message, details=exc.details)
+    record = found["record"]
     failed = _access_record(request, action="decision.view", decision_seq=record.seq)
     if failed:
         return failed
-    data = record.data
-    event = data.get("event") or {}
-    decision = event.get("decision") if isinstance(event.get("decision"), dict) else {}
-    features = decision.get("features") if isinstance(decision.get("features"), dict) else {}
-    cards = [c for c in ((event.get("response") or {}).get("cards") or []) if isinstance(c, dict)]
+    features = found["features"] if isinstance(found["features"], dict) else {}
+    decision = {
+        "features": features,
+        "explanations": found["explanations"],
+        "model": found["model"] if isinstance(found["model"], dict) else {},
+    }
     card_views = [
         {
             "card": card,
             "detail_html": mark_safe(markdown_html(str(card.get("detail") or ""))),  # noqa: S308
         }
-        for card in cards
+        for card in found["cards"]
+        if isinstance(card, dict)
     ]
+    risks = found["risks"] if isinstance(found["risks"], dict) else {}
     return render(
         request,
         "audit/decision_detail.html",
         {
             "record": record,
-            "data": data,
-            "event": event,
             "decision": decision,
+            "hash_ok": found["hash_ok"],
             "cards": card_views,
             "features": [
                 (name, value, feature_value_words(name, value, features))
                 for name, value in features.items()
             ],
-            "trace": [t for t in decision.get("guideline_trace") or [] if isinstance(t, dict)],
-            "candidates": [c for c in decision.get("candidates") or [] if isinstance(c, dict)],
-            "risks": sorted((decision.get("risks") or {}).items()),
+            "trace": [t for t in found["guideline_trace"] if isinstance(t, dict)],
+            "candidates": [c for c in found["candidates"] if isinstance(c, dict)],
+            "risks": sorted(risks.items()),
             "explanations": _explanation_views(decision),
-            "feedback": [_feedback_view(f) for f in selectors.decision_feedback(seq=record.seq)],
+            "feedback": [_feedback_view(f) for f in found["feedback"]],
         },
     )
 
 
 # --- override analytics -------------------------------------------------------------------
+
+
+def _short_key(by: str, key: str) -> str:
+    if by == "model":
+        return key[:12] or "(no model)"
+    return key or "(none)"
 
 
 @_requires(can_view_analytics)
@@ -247,29 +258,34 @@ def analytics_view(request: HttpRequest) -> HttpResponse:
     if request.GET and not form.is_valid():
         return render(request, "audit/analytics.html", {"form": form, "sections": []}, status=400)
     data = form.cleaned_data if form.is_bound else {}
-    window = {
-        "date_from": data.get("date_from"),
-        "date_to": data.get("date_to"),
-        "service_id": data.get("service") or "",
-    }
+    stats = selectors.override_stats(
+        date_from=data.get("date_from"),
+        date_to=data.get("date_to"),
+        service_id=data.get("service") or "",
+    )
     sections = []
     for by, title in (
         ("service", "Override rate by service"),
         ("rule", "Override rate by guideline rule"),
         ("model", "Override rate by model version"),
     ):
-        rows = selectors.override_stats(by=by, **window)
+        rows = [
+            {
+                **r,
+                "label": _short_key(by, r["key"]),
+                "rate_pct": "—" if r["rate"] is None else f"{r['rate']:.0%}",
+            }
+            for r in stats[f"by_{by}"]
+        ]
         svg = plots.rate_bars_svg(
-            rows=[(r.key, r.override_rate, r.answered) for r in rows],
+            rows=[(r["label"], r["rate"], r["accepted"] + r["overridden"]) for r in rows],
             title=title,
             plot_id=f"override-by-{by}",
         )
         sections.append({"by": by, "title": title, "rows": rows, "svg": mark_safe(svg)})  # noqa: S308
-    trend_by = data.get("trend") or "day"
-    trend = selectors.override_stats(by=trend_by, **window)
     trend_svg = plots.rate_trend_svg(
-        points=[(r.key, r.override_rate, r.answered) for r in trend],
-        title=f"Override rate over time (per {trend_by})",
+        points=[(r["key"], r["rate"], r["accepted"] + r["overridden"]) for r in stats["by_day"]],
+        title="Override rate over time (per day of feedback)",
         plot_id="override-trend",
     )
     return render(
@@ -278,9 +294,7 @@ def analytics_view(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "sections": sections,
-            "trend": trend,
             "trend_svg": mark_safe(trend_svg),  # noqa: S308 - audit.plots escapes labels
-            "can_view_patient_data": can_view_patient_data(request.user),
         },
     )
 
@@ -292,9 +306,10 @@ def _export_rows(request: HttpRequest) -> tuple[list[Any], Any] | HttpResponse:
     form = DecisionFilterForm(request.GET or None)
     if request.GET and not form.is_valid():
         return _bad_filters(form)
-    filters = form.filters() if form.is_bound else selectors.DecisionFilters()
+    filters = form.filters() if form.is_bound else {}
     limit = _export_max_rows()
-    rows = list(selectors.decision_list(filters=filters).prefetch_related("cards")[: limit + 1])
+    rows = selectors.decision_outcomes_annotate(selectors.decision_list(**filters))
+    rows = list(rows.prefetch_related("cards")[: limit + 1])
     if len(rows) > limit:
         return error_response(
             400,
@@ -367,7 +382,7 @@ def _csv_row(record: Any) -> list[str]:
 
 def _export_details(filters: Any, rows: list[Any]) -> dict[str, Any]:
     return {
-        "filters": filters.as_details(),
+        "filters": filters_details(filters),
         "rows": len(rows),
         "seq_min": min((r.seq for r in rows), default=None),
         "seq_max": max((r.seq for r in rows), default=None),

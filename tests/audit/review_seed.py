@@ -82,7 +82,7 @@ def _decision_event(
             "features": features,
             "guideline_version": "gl-2025.1-" + "c" * 8,
             "guideline_trace": [
-                {"rule": rule, "result": "concordant", "why": "HF with reduced EF and eGFR >= 20"},
+                {"rule": rule, "result": "fired", "why": "HF with reduced EF and eGFR >= 20"},
                 {"rule": "acc-aha-bp-1", "result": "not_applicable", "why": "no hypertension"},
             ],
             "candidates": [
