@@ -1,0 +1,1 @@
+"""Multi-site synthetic cohort generator with known ground truth (pure numpy, no Django)."""
