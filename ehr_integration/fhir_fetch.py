@@ -30,7 +30,9 @@ class GuardedSession(requests.Session):
         self.timeout = timeout
         self.max_bytes = max_bytes
         self.allowed_hosts = {h.lower() for h in allowed_hosts}
-        self.max_redirects = 0
+        # Redirects are refused by allow_redirects=False below; max_redirects stays at its
+        # default because requests walks one redirect step (to fill `next`) even when not
+        # following, and a limit of 0 would turn every 3xx into TooManyRedirects.
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
         host = (urlsplit(str(url)).hostname or "").lower()
@@ -74,6 +76,49 @@ def fhir_server_open(
     return server
 
 
+def _next_link(bundle: dict[str, Any]) -> str | None:
+    links = bundle.get("link")
+    if not isinstance(links, list):
+        return None
+    for link in links:
+        if isinstance(link, dict) and link.get("relation") == "next":
+            url = link.get("url")
+            return url if isinstance(url, str) and url else None
+    return None
+
+
+def bundle_has_next(bundle: Any) -> bool:
+    """A searchset page that says more follows (a `next` link)."""
+    return (
+        isinstance(bundle, dict)
+        and bundle.get("resourceType") == "Bundle"
+        and _next_link(bundle) is not None
+    )
+
+
+def _pages_follow(server: FHIRServer, first: dict[str, Any]) -> dict[str, Any]:
+    """Merge `first` and every following page into one searchset Bundle (page cap applies).
+
+    Partial data is worse than none for a recommendation (a missed medication looks like
+    an untreated patient), so any page failure fails the whole read."""
+    entries = list(first.get("entry") or [])
+    page, pages = first, 1
+    while (next_url := _next_link(page)) is not None:
+        pages += 1
+        if pages > settings.CDS_HOOKS["FHIR_MAX_PAGES"]:
+            raise FhirFetchError("fhir_too_many_pages")
+        try:
+            page = server.request_json(urljoin(server.base_uri, next_url))
+        except FhirFetchError:
+            raise
+        except Exception as exc:
+            raise FhirFetchError("fhir_bad_page") from exc
+        if not isinstance(page, dict) or page.get("resourceType") != "Bundle":
+            raise FhirFetchError("fhir_bad_page")
+        entries.extend(page.get("entry") or [])
+    return {"resourceType": "Bundle", "type": "searchset", "total": len(entries), "entry": entries}
+
+
 def fhir_search_all(
     *, base_url: str, query: str, access_token: str | None, allowed_hosts: list[str]
 ) -> dict[str, Any]:
@@ -89,27 +134,20 @@ def fhir_search_all(
         raise FhirFetchError("fhir_bad_response") from exc
     except Exception as exc:  # fhirclient raises plain Exception subclasses on 401/403
         raise FhirFetchError("fhir_error_status") from exc
-    if not isinstance(first, dict):
+    if not isinstance(first, dict) or not isinstance(first.get("resourceType"), str):
         raise FhirFetchError("fhir_bad_response")
-    if first.get("resourceType") != "Bundle":
+    if first["resourceType"] == "OperationOutcome":
+        raise FhirFetchError("fhir_operation_outcome")
+    if first["resourceType"] != "Bundle":
         return first
-    entries = list(first.get("entry") or [])
-    page, pages = first, 1
-    while True:
-        next_url = next(
-            (link.get("url") for link in page.get("link") or [] if link.get("relation") == "next"),
-            None,
-        )
-        if not next_url:
-            break
-        pages += 1
-        if pages > settings.CDS_HOOKS["FHIR_MAX_PAGES"]:
-            raise FhirFetchError("fhir_too_many_pages")
-        try:
-            page = server.request_json(urljoin(server.base_uri, next_url))
-        except FhirFetchError:
-            raise
-        except Exception as exc:
-            raise FhirFetchError("fhir_bad_page") from exc
-        entries.extend(page.get("entry") or [])
-    return {"resourceType": "Bundle", "type": "searchset", "total": len(entries), "entry": entries}
+    return _pages_follow(server, first)
+
+
+def fhir_bundle_complete(
+    *, bundle: dict[str, Any], base_url: str, access_token: str | None, allowed_hosts: list[str]
+) -> dict[str, Any]:
+    """Complete a paginated Bundle an EHR sent as prefetch by reading its `next` pages."""
+    server = fhir_server_open(
+        base_url=base_url, access_token=access_token, allowed_hosts=allowed_hosts
+    )
+    return _pages_follow(server, bundle)

@@ -11,7 +11,12 @@ import re
 from typing import Any
 
 from config.errors import PreconditionFailed
-from ehr_integration.fhir_fetch import FhirFetchError, fhir_search_all
+from ehr_integration.fhir_fetch import (
+    FhirFetchError,
+    bundle_has_next,
+    fhir_bundle_complete,
+    fhir_search_all,
+)
 
 TOKEN = re.compile(r"\{\{\s*context\.([A-Za-z]+)\s*\}\}")
 
@@ -46,20 +51,36 @@ def prefetch_resolve(
     sent = prefetch or {}
     resolved: dict[str, Any] = {}
     missing: list[str] = []
+    partial: list[str] = []
     for key in templates:
         value = sent.get(key)
-        if _usable(value):
-            resolved[key] = value
-        else:
+        if not _usable(value):
             missing.append(key)
-    if not missing:
-        return resolved
+        elif bundle_has_next(value):
+            partial.append(key)  # a first page only: the rest is read from fhirServer
+        else:
+            resolved[key] = value
+    if not missing and not partial:
+        return {key: resolved[key] for key in templates}
     if not fhir_server:
         raise PreconditionFailed(
             "Prefetch data is missing and no fhirServer was given to read it from.",
-            details={"missing": missing},
+            details={"missing": missing, "incomplete": partial},
         )
     token = (fhir_authorization or {}).get("access_token")
+    for key in partial:
+        try:
+            resolved[key] = fhir_bundle_complete(
+                bundle=sent[key],
+                base_url=fhir_server,
+                access_token=token,
+                allowed_hosts=allowed_hosts,
+            )
+        except FhirFetchError as exc:
+            raise PreconditionFailed(
+                "A paginated prefetch Bundle could not be completed from the FHIR server.",
+                details={"incomplete": key, "reason": exc.reason},
+            ) from exc
     for key in missing:
         query = prefetch_template_render(templates[key], context)
         try:
@@ -71,4 +92,4 @@ def prefetch_resolve(
                 "Prefetch data is missing and could not be read from the FHIR server.",
                 details={"missing": key, "reason": exc.reason},
             ) from exc
-    return resolved
+    return {key: resolved[key] for key in templates}
