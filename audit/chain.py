@@ -61,12 +61,20 @@ def _check_canonical(value: Any) -> None:
         raise CanonicalJsonError(f"{type(value).__name__} is not a JSON value")
 
 
+def _refuse_constant(name: str) -> Any:
+    raise CanonicalJsonError(f"{name} has no JSON form")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+_ENCODER = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
+
+
 def canonical_json(value: Any) -> bytes:
     """The one byte string a JSON value hashes as (see the module docstring)."""
     _check_canonical(value)
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
+    return _ENCODER.encode(value).encode("utf-8")
 
 
 def canonical_load(body: bytes | str) -> Any:
@@ -75,12 +83,15 @@ def canonical_load(body: bytes | str) -> Any:
     Raises:
         CanonicalJsonError: the bytes are not JSON or not canonical (e.g. re-indented).
     """
-    raw = body.encode("utf-8") if isinstance(body, str) else body
     try:
-        value = json.loads(raw)
+        text = body.decode("utf-8") if isinstance(body, bytes) else body
+        value = _DECODER.decode(text)
+        # A parse yields only JSON types with string keys, so the recursive check of
+        # canonical_json is not needed here (it would triple the verifier's time).
+        again = _ENCODER.encode(value)
     except (ValueError, UnicodeDecodeError) as exc:
         raise CanonicalJsonError(f"not JSON: {exc}") from exc
-    if canonical_json(value) != raw:
+    if again != text:
         raise CanonicalJsonError("not in canonical form")
     return value
 
@@ -375,6 +386,94 @@ class VerifyReport:
         return self.problem is None
 
 
+class ChainVerifier:
+    """The streaming verifier as a left fold: `feed` records in order, then `finish`.
+
+    Its state (next seq, chain head, Merkle frontier, checkpoints still to meet) is small
+    and `copy()`-able, so a long log can be verified in pieces, or resumed from the state
+    after a prefix that is known to be byte-identical (the tamper tests do this).
+    """
+
+    def __init__(
+        self,
+        *,
+        checkpoints: Sequence[Checkpoint] = (),
+        public_key: Ed25519PublicKey | None = None,
+        body_check: Any = None,
+    ) -> None:
+        self.body_check = body_check
+        self.report = VerifyReport()
+        self.pending: dict[int, Checkpoint] = {}
+        self.frontier = MerkleFrontier()
+        self.last_good_size = 0
+        self.expected_seq = 1
+        self.prev = GENESIS_HASH
+        for cp in checkpoints:
+            if public_key is None or not checkpoint_signature_ok(cp, public_key):
+                self.report.problem = Problem(cp.tree_size, "checkpoint signature does not verify")
+                return
+            known = self.pending.get(cp.tree_size)
+            if known is not None and (known.root, known.chain_head) != (cp.root, cp.chain_head):
+                self.report.problem = Problem(
+                    cp.tree_size, "two signed checkpoints disagree (fork)"
+                )
+                return
+            self.pending[cp.tree_size] = cp
+        empty = self.pending.pop(0, None)
+        if empty is not None and empty.root != EMPTY_ROOT.hex():
+            self.report.problem = Problem(0, "empty-tree checkpoint has a wrong root")
+
+    def copy(self) -> ChainVerifier:
+        twin = object.__new__(ChainVerifier)
+        twin.__dict__.update(self.__dict__)
+        twin.report = VerifyReport(
+            records=self.report.records,
+            checkpoints_checked=self.report.checkpoints_checked,
+            problem=self.report.problem,
+        )
+        twin.pending = dict(self.pending)
+        twin.frontier = self.frontier.copy()
+        return twin
+
+    def feed(self, entry: ChainEntry) -> bool:
+        """Check one record; False once a problem is found (further records are ignored)."""
+        if self.report.problem is not None:
+            return False
+        seq = self.expected_seq
+        problem = _entry_problem(entry, seq, self.prev, self.body_check)
+        if problem is not None:
+            self.report.problem = problem
+            return False
+        self.prev = entry.hash
+        self.frontier.append(leaf_hash(entry.body))
+        self.report.records = seq
+        cp = self.pending.pop(seq, None)
+        if cp is not None:
+            if cp.root != self.frontier.root().hex() or cp.chain_head != self.prev:
+                self.report.problem = Problem(
+                    self.last_good_size + 1,
+                    f"records {self.last_good_size + 1}..{cp.tree_size} do not match the "
+                    f"signed checkpoint at size {cp.tree_size} (rewritten history)",
+                )
+                return False
+            self.report.checkpoints_checked += 1
+            self.last_good_size = cp.tree_size
+        self.expected_seq = seq + 1
+        return True
+
+    def finish(self) -> VerifyReport:
+        report = self.report
+        report.last_hash = self.prev
+        if report.problem is None and self.pending:
+            largest = max(self.pending)
+            report.problem = Problem(
+                self.expected_seq,
+                f"missing: the log ends at {self.expected_seq - 1} records but a signed "
+                f"checkpoint covers {largest} (truncated tail)",
+            )
+        return report
+
+
 def chain_verify(
     entries: Iterable[ChainEntry],
     *,
@@ -393,64 +492,27 @@ def chain_verify(
         body_check: optional callable(seq, parsed_body) -> str | None, for store-specific
             checks (e.g. the database's indexed columns agree with the body).
 
-    Memory is O(log n) plus the checkpoints; the time is one SHA-256 pass per record.
+    Memory is O(log n) plus the checkpoints; the time is one pass of SHA-256 and a JSON
+    parse per record.
     """
-    report = VerifyReport()
-    pending: dict[int, Checkpoint] = {}
-    for cp in checkpoints:
-        if public_key is None or not checkpoint_signature_ok(cp, public_key):
-            report.problem = Problem(cp.tree_size, "checkpoint signature does not verify")
-            return report
-        if cp.tree_size in pending and pending[cp.tree_size].root != cp.root:
-            report.problem = Problem(cp.tree_size, "two signed checkpoints disagree (fork)")
-            return report
-        pending[cp.tree_size] = cp
-    if 0 in pending:
-        cp0 = pending.pop(0)
-        if cp0.root != EMPTY_ROOT.hex():
-            report.problem = Problem(0, "empty-tree checkpoint has a wrong root")
-            return report
-    frontier = MerkleFrontier()
-    last_good_size = 0
-    expected_seq = 1
-    prev = GENESIS_HASH
+    verifier = ChainVerifier(checkpoints=checkpoints, public_key=public_key, body_check=body_check)
     for entry in entries:
-        problem = _entry_problem(entry, expected_seq, prev, body_check)
-        if problem is not None:
-            report.problem = problem
-            return report
-        prev = entry.hash
-        frontier.append(leaf_hash(entry.body))
-        report.records = expected_seq
-        cp = pending.pop(expected_seq, None)
-        if cp is not None:
-            if cp.root != frontier.root().hex() or cp.chain_head != prev:
-                report.problem = Problem(
-                    last_good_size + 1,
-                    f"records {last_good_size + 1}..{cp.tree_size} do not match the signed "
-                    f"checkpoint at size {cp.tree_size} (rewritten history)",
-                )
-                return report
-            report.checkpoints_checked += 1
-            last_good_size = cp.tree_size
-        expected_seq += 1
-    report.last_hash = prev
-    if pending:
-        largest = max(pending)
-        report.problem = Problem(
-            expected_seq,
-            f"missing: the log ends at {expected_seq - 1} records but a signed checkpoint "
-            f"covers {largest} (truncated tail)",
-        )
-    return report
+        if not verifier.feed(entry):
+            break
+    return verifier.finish()
 
 
 def _entry_problem(
     entry: ChainEntry, expected_seq: int, prev: str, body_check: Any
 ) -> Problem | None:
-    if entry.seq != expected_seq:
-        what = "missing" if entry.seq > expected_seq else "duplicate or out of order"
-        return Problem(expected_seq, f"{what}: found seq {entry.seq} where {expected_seq} belongs")
+    if entry.seq > expected_seq:
+        return Problem(
+            expected_seq, f"missing or moved: found seq {entry.seq} where {expected_seq} belongs"
+        )
+    if entry.seq < expected_seq:
+        # The earlier holder of this number passed every check, so it is the suspect: an
+        # inserted record that links correctly shows up as a second claim on its number.
+        return Problem(entry.seq, f"seq {entry.seq} appears again (inserted or moved record)")
     if entry.prev_hash != prev:
         return Problem(expected_seq, "prev_hash does not link to the previous record")
     try:
