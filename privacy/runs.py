@@ -42,22 +42,46 @@ def run_fit(loaded: Loaded, opts: RunOptions) -> tuple[Any, dict[str, Any], byte
     train, val, test = data.subset(tr), data.subset(va), data.subset(te)
     dp = None
     if opts.epsilon is not None:
-        dp = DPConfig(epsilon=opts.epsilon, delta=opts.delta, accountant=opts.accountant,
-                      grad_sample_mode=opts.grad_sample_mode, secure_mode=opts.secure_mode)
-    fitted = task_fit(train=train, val=val, arch=opts.arch, dp=dp, epochs=opts.epochs,
-                      batch_size=opts.batch_size, lr=opts.lr, hidden=opts.hidden,
-                      device=opts.device, seed=opts.seed)
+        dp = DPConfig(
+            epsilon=opts.epsilon,
+            delta=opts.delta,
+            accountant=opts.accountant,
+            grad_sample_mode=opts.grad_sample_mode,
+            secure_mode=opts.secure_mode,
+        )
+    fitted = task_fit(
+        train=train,
+        val=val,
+        arch=opts.arch,
+        dp=dp,
+        epochs=opts.epochs,
+        batch_size=opts.batch_size,
+        lr=opts.lr,
+        hidden=opts.hidden,
+        device=opts.device,
+        seed=opts.seed,
+    )
     metrics = task_evaluate(fitted=fitted, train=train, test=test, seed=opts.seed)
     raw, meta = artifact_build(fitted=fitted, train=train, sites=loaded.sites)
     card = {
         "task": opts.task,
         "artifact_sha256": hashlib.sha256(raw).hexdigest(),
         "arch": opts.arch,
-        "data": {"dataset": loaded.dataset, "hash": data_hash(train), "sites": loaded.sites,
-                 "n_decision_points": data.n, "n_train": train.n, "n_val": val.n, "n_test": test.n},
+        "data": {
+            "dataset": loaded.dataset,
+            "hash": data_hash(train),
+            "sites": loaded.sites,
+            "n_decision_points": data.n,
+            "n_train": train.n,
+            "n_val": val.n,
+            "n_test": test.n,
+        },
         "features": {"version": FEATURE_VERSION, "names": meta["feature_names"]},
-        "training": meta["training"] | {"seconds": round(fitted.report.seconds, 3),
-                                         "samples_per_s": round(fitted.report.samples_per_s, 1)},
+        "training": meta["training"]
+        | {
+            "seconds": round(fitted.report.seconds, 3),
+            "samples_per_s": round(fitted.report.samples_per_s, 1),
+        },
         "metrics": clean(metrics),
     }
     return fitted, metrics, raw, card
@@ -76,7 +100,9 @@ def clean(obj: Any) -> Any:
     return obj
 
 
-def card_write(card: dict[str, Any], directory: Path, task: str, markdown: str) -> tuple[Path, Path]:
+def card_write(
+    card: dict[str, Any], directory: Path, task: str, markdown: str
+) -> tuple[Path, Path]:
     directory.mkdir(parents=True, exist_ok=True)
     j = directory / f"model-card-{task}.json"
     m = directory / f"model-card-{task}.md"

@@ -5,61 +5,88 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='ModelArtifact',
+            name="ModelArtifact",
             fields=[
-                ('sha256', models.CharField(max_length=64, primary_key=True, serialize=False)),
-                ('task', models.CharField(db_index=True, max_length=40)),
-                ('content', models.BinaryField()),
-                ('card', models.JSONField(default=dict)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("sha256", models.CharField(max_length=64, primary_key=True, serialize=False)),
+                ("task", models.CharField(db_index=True, max_length=40)),
+                ("content", models.BinaryField()),
+                ("card", models.JSONField(default=dict)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ('-created_at',),
+                "ordering": ("-created_at",),
             },
         ),
         migrations.CreateModel(
-            name='PrivacyBudget',
+            name="PrivacyBudget",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('dataset', models.CharField(max_length=255, unique=True)),
-                ('epsilon_limit', models.FloatField()),
-                ('delta_limit', models.FloatField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("dataset", models.CharField(max_length=255, unique=True)),
+                ("epsilon_limit", models.FloatField()),
+                ("delta_limit", models.FloatField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
         ),
         migrations.CreateModel(
-            name='ModelActivation',
+            name="ModelActivation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('task', models.CharField(max_length=40, unique=True)),
-                ('activated_at', models.DateTimeField(auto_now=True)),
-                ('activated_by', models.CharField(blank=True, default='', max_length=120)),
-                ('artifact', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='privacy.modelartifact')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("task", models.CharField(max_length=40, unique=True)),
+                ("activated_at", models.DateTimeField(auto_now=True)),
+                ("activated_by", models.CharField(blank=True, default="", max_length=120)),
+                (
+                    "artifact",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="privacy.modelartifact",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='PrivacyCharge',
+            name="PrivacyCharge",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('task', models.CharField(max_length=40)),
-                ('epsilon', models.FloatField()),
-                ('delta', models.FloatField()),
-                ('accountant', models.CharField(max_length=10)),
-                ('artifact_sha256', models.CharField(blank=True, default='', max_length=64)),
-                ('note', models.CharField(blank=True, default='', max_length=200)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('budget', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='charges', to='privacy.privacybudget')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("task", models.CharField(max_length=40)),
+                ("epsilon", models.FloatField()),
+                ("delta", models.FloatField()),
+                ("accountant", models.CharField(max_length=10)),
+                ("artifact_sha256", models.CharField(blank=True, default="", max_length=64)),
+                ("note", models.CharField(blank=True, default="", max_length=200)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "budget",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="charges",
+                        to="privacy.privacybudget",
+                    ),
+                ),
             ],
             options={
-                'ordering': ('created_at',),
+                "ordering": ("created_at",),
             },
         ),
     ]

@@ -40,7 +40,10 @@ def _features(**over: float | None) -> dict[str, float | None]:
 
     c = cohort_generate(n=200, seed=2)
     i = int(np.flatnonzero(c.feature("diabetes") == 1)[0])
-    f = {n: (None if np.isnan(c.features[i, k]) else float(c.features[i, k])) for k, n in enumerate(FEATURE_NAMES)}
+    f = {
+        n: (None if np.isnan(c.features[i, k]) else float(c.features[i, k]))
+        for k, n in enumerate(FEATURE_NAMES)
+    }
     f.update(over)
     return f
 
@@ -60,9 +63,18 @@ def test_the_ledger_refuses_a_run_that_would_exceed_the_budget(db: Any) -> None:
 def test_the_train_command_refuses_over_budget_and_secure_mode_without_torchcsprng(db: Any) -> None:
     budget_ensure(dataset="synthetic:300:1", epsilon_limit=1.0, delta_limit=1e-4)
     with pytest.raises(CommandError, match="privacy budget exceeded"):
-        call_command("train", task="htn_drug", epsilon=2.0, source="synthetic:300:1", stdout=StringIO())
+        call_command(
+            "train", task="htn_drug", epsilon=2.0, source="synthetic:300:1", stdout=StringIO()
+        )
     with pytest.raises(CommandError, match="torchcsprng"):
-        call_command("train", task="htn_drug", epsilon=1.0, source="synthetic:300:1", secure_mode=True, stdout=StringIO())
+        call_command(
+            "train",
+            task="htn_drug",
+            epsilon=1.0,
+            source="synthetic:300:1",
+            secure_mode=True,
+            stdout=StringIO(),
+        )
     assert not PrivacyCharge.objects.exists()
     with pytest.raises(CommandError, match="synthetic:<n>:<seed>"):
         call_command("train", task="htn_drug", epsilon=1.0, source="bogus", stdout=StringIO())
@@ -71,8 +83,18 @@ def test_the_train_command_refuses_over_budget_and_secure_mode_without_torchcspr
 @pytest.mark.slow
 def test_train_registers_charges_and_activates_a_content_addressed_artifact(db: Any) -> None:
     out = StringIO()
-    call_command("train", task="htn_drug", epsilon=2.0, source="synthetic:3000:1", epochs=3,
-                 batch_size=256, accountant="rdp", device="cpu", activate=True, stdout=out)
+    call_command(
+        "train",
+        task="htn_drug",
+        epsilon=2.0,
+        source="synthetic:3000:1",
+        epochs=3,
+        batch_size=256,
+        accountant="rdp",
+        device="cpu",
+        activate=True,
+        stdout=out,
+    )
     art = ModelArtifact.objects.get()
     assert hashlib.sha256(bytes(art.content)).hexdigest() == art.sha256
     assert art.card["training"]["accountant"] == "rdp" and art.card["training"]["epsilon"] <= 2.0
@@ -82,7 +104,9 @@ def test_train_registers_charges_and_activates_a_content_addressed_artifact(db: 
     assert art.sha256 in out.getvalue()
 
 
-def test_it_rejects_bytes_that_are_not_an_artifact_and_activation_of_the_wrong_task(db: Any) -> None:
+def test_it_rejects_bytes_that_are_not_an_artifact_and_activation_of_the_wrong_task(
+    db: Any,
+) -> None:
     from privacy.services import ArtifactInvalid
 
     with pytest.raises(ArtifactInvalid):
@@ -93,7 +117,10 @@ def test_it_rejects_bytes_that_are_not_an_artifact_and_activation_of_the_wrong_t
 
 
 def test_serving_returns_none_without_an_active_model(db: Any) -> None:
-    assert serving.candidates_rank(task="t2d_drug", features=_features(), candidates=["metformin"]) is None
+    assert (
+        serving.candidates_rank(task="t2d_drug", features=_features(), candidates=["metformin"])
+        is None
+    )
 
 
 def test_demo_activation_is_idempotent_and_keeps_an_operators_choice(db: Any) -> None:
@@ -103,7 +130,9 @@ def test_demo_activation_is_idempotent_and_keeps_an_operators_choice(db: Any) ->
     assert ModelArtifact.objects.count() == 3
 
 
-def test_serving_ranks_only_the_candidates_passed_with_risks_and_additive_explanations(db: Any) -> None:
+def test_serving_ranks_only_the_candidates_passed_with_risks_and_additive_explanations(
+    db: Any,
+) -> None:
     demo_artifacts_activate(directory=ARTIFACTS)
     cands = ["sglt2i", "metformin", "glp1ra"]
     res = serving.candidates_rank(task="t2d_drug", features=_features(), candidates=cands)
@@ -119,15 +148,17 @@ def test_serving_ranks_only_the_candidates_passed_with_risks_and_additive_explan
     assert res.artifact_sha256 == ModelActivation.objects.get(task="t2d_drug").artifact_id
     # unknown features (None) are allowed; a candidate the model does not know stays last
     sparse = {n: None for n in FEATURE_NAMES} | {"age_years": 60.0}
-    res2 = serving.candidates_rank(task="htn_drug", features=sparse, candidates=["renin_inhibitor", "acei"])
+    res2 = serving.candidates_rank(
+        task="htn_drug", features=sparse, candidates=["renin_inhibitor", "acei"]
+    )
     assert res2 is not None and [c.action for c in res2.ranked] == ["acei", "renin_inhibitor"]
 
 
 def test_the_model_prefers_sglt2i_with_heart_failure_over_without(db: Any) -> None:
     demo_artifacts_activate(directory=ARTIFACTS)
     cands = list(TASK_CANDIDATES["t2d_drug"])
-    base = dict(on_metformin=1.0, heart_failure=0.0, hfref=0.0, ckd=0.0, ascvd=0.0)
-    hf = dict(on_metformin=1.0, heart_failure=1.0, hfref=1.0, lvef_pct=30.0, ckd=0.0, ascvd=0.0)
+    base = dict(on_metformin=1.0, heart_failure=0.0, hfref=0.0, ckd=0.0, ascvd=0.0, bmi=28.0)
+    hf = base | dict(heart_failure=1.0, hfref=1.0, lvef_pct=30.0)
     score = {}
     for name, over in (("base", base), ("hf", hf)):
         res = serving.candidates_rank(task="t2d_drug", features=_features(**over), candidates=cands)

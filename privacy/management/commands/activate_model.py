@@ -23,7 +23,9 @@ class Command(BaseCommand):
         sha = o["sha256"].lower()
         matches = list(ModelArtifact.objects.filter(sha256__startswith=sha)[:2])
         if len(matches) != 1:
-            raise CommandError(f"{'no' if not matches else 'more than one'} artifact matches {sha!r}")
+            raise CommandError(
+                f"{'no' if not matches else 'more than one'} artifact matches {sha!r}"
+            )
         try:
             model_activate(task=o["task"], sha256=matches[0].sha256, by="activate_model")
         except ArtifactInvalid as exc:

@@ -33,9 +33,19 @@ class Command(BaseCommand):
         torch.set_num_threads(1)
         loaded = source_load(DEMO_SOURCE)
         for task in TASKS:
-            opts = RunOptions(task=task, epsilon=3.0, delta=1e-5, device="cpu", hidden=16,
-                              epochs=10, batch_size=1024, seed=7)
+            opts = RunOptions(
+                task=task,
+                epsilon=3.0,
+                delta=1e-5,
+                device="cpu",
+                hidden=16,
+                epochs=10,
+                batch_size=1024,
+                seed=7,
+            )
             _, _, raw, card = run_fit(loaded, opts)
             (out / f"{task}.model.json").write_bytes(raw)
-            (out / f"{task}.card.json").write_text(json.dumps(clean(card), indent=1, sort_keys=True) + "\n")
+            (out / f"{task}.card.json").write_text(
+                json.dumps(clean(card), indent=1, sort_keys=True) + "\n"
+            )
             self.stdout.write(f"{task}: {card['artifact_sha256']} ({len(raw) // 1024} KiB)")

@@ -35,8 +35,11 @@ class Command(BaseCommand):
         elif o["format"] == "ndjson":
             written = ndjson_write(cohort, out)
         t2 = time.perf_counter()
-        summary = cohort_summary(cohort) | {"generate_s": round(t1 - t0, 3),
-                                            "write_s": round(t2 - t1, 3), "written": written}
+        summary = cohort_summary(cohort) | {
+            "generate_s": round(t1 - t0, 3),
+            "write_s": round(t2 - t1, 3),
+            "written": written,
+        }
         if o["format"] != "summary":
             out.mkdir(parents=True, exist_ok=True)
             (out / "cohort-summary.json").write_text(json.dumps(summary, indent=1))

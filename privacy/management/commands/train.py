@@ -22,8 +22,11 @@ from privacy.services import (
 
 def add_run_arguments(parser: CommandParser) -> None:
     parser.add_argument("--task", required=True, choices=TASKS)
-    parser.add_argument("--source", default="synthetic:20000:1",
-                        help="synthetic:<n>:<seed> or fhir:<directory of bundles or NDJSON>")
+    parser.add_argument(
+        "--source",
+        default="synthetic:20000:1",
+        help="synthetic:<n>:<seed> or fhir:<directory of bundles or NDJSON>",
+    )
     parser.add_argument("--delta", type=float, default=None)
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--arch", default="mlp", choices=("mlp", "logistic"))
@@ -33,8 +36,9 @@ def add_run_arguments(parser: CommandParser) -> None:
     parser.add_argument("--lr", type=float, default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--accountant", default="prv", choices=("prv", "rdp"))
-    parser.add_argument("--grad-sample-mode", default="ghost",
-                        choices=("ghost", "hooks", "ew", "functorch"))
+    parser.add_argument(
+        "--grad-sample-mode", default="ghost", choices=("ghost", "hooks", "ew", "functorch")
+    )
 
 
 def secure_mode_check() -> None:
@@ -70,17 +74,33 @@ class Command(BaseCommand):
         except SourceError as exc:
             raise CommandError(str(exc)) from exc
         try:
-            charge = budget_charge(dataset=loaded.dataset, task=o["task"], epsilon=o["epsilon"],
-                                   delta=delta, accountant=o["accountant"], note="train")
+            charge = budget_charge(
+                dataset=loaded.dataset,
+                task=o["task"],
+                epsilon=o["epsilon"],
+                delta=delta,
+                accountant=o["accountant"],
+                note="train",
+            )
         except BudgetExceeded as exc:
             raise CommandError(f"privacy budget exceeded: {exc}") from exc
-        opts = RunOptions(task=o["task"], epsilon=o["epsilon"], delta=delta, device=o["device"],
-                          secure_mode=o["secure_mode"], arch=o["arch"], hidden=o["hidden"],
-                          epochs=o["epochs"], batch_size=o["batch_size"], lr=o["lr"],
-                          seed=o["seed"], accountant=o["accountant"],
-                          grad_sample_mode=o["grad_sample_mode"])
+        opts = RunOptions(
+            task=o["task"],
+            epsilon=o["epsilon"],
+            delta=delta,
+            device=o["device"],
+            secure_mode=o["secure_mode"],
+            arch=o["arch"],
+            hidden=o["hidden"],
+            epochs=o["epochs"],
+            batch_size=o["batch_size"],
+            lr=o["lr"],
+            seed=o["seed"],
+            accountant=o["accountant"],
+            grad_sample_mode=o["grad_sample_mode"],
+        )
         try:
-            _, metrics, raw, card = run_fit(loaded, opts)
+            _, _, raw, card = run_fit(loaded, opts)
         except (ValueError, RuntimeError) as exc:
             raise CommandError(str(exc)) from exc
         artifact = artifact_register(raw=raw, card=card)
@@ -89,11 +109,18 @@ class Command(BaseCommand):
             model_activate(task=o["task"], sha256=artifact.sha256, by="train --activate")
         t = card["training"]
         summary = {
-            "artifact_sha256": artifact.sha256, "task": o["task"], "dataset": loaded.dataset,
-            "epsilon": t.get("epsilon"), "epsilon_rdp": t.get("epsilon_rdp"), "delta": delta,
-            "accountant": t.get("accountant"), "noise_multiplier": t.get("noise_multiplier"),
-            "sample_rate": t.get("sample_rate"), "steps": t.get("steps"),
-            "grad_sample_mode": t.get("grad_sample_mode"), "device": t.get("device"),
+            "artifact_sha256": artifact.sha256,
+            "task": o["task"],
+            "dataset": loaded.dataset,
+            "epsilon": t.get("epsilon"),
+            "epsilon_rdp": t.get("epsilon_rdp"),
+            "delta": delta,
+            "accountant": t.get("accountant"),
+            "noise_multiplier": t.get("noise_multiplier"),
+            "sample_rate": t.get("sample_rate"),
+            "steps": t.get("steps"),
+            "grad_sample_mode": t.get("grad_sample_mode"),
+            "device": t.get("device"),
             "activated": bool(o["activate"]),
         }
         for key in ("top1_accuracy", "any_complication"):
