@@ -10,7 +10,7 @@ from collections import defaultdict
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -209,4 +209,30 @@ def override_stats(
             {"key": rule, "accepted": a, "overridden": o, "rate": _rate(a, o)}
             for rule, (a, o) in sorted(by_rule.items())
         ],
+    }
+
+
+# --- helpers for the review pages (engineer e) ------------------------------------------
+
+
+def decision_outcomes_annotate(rows: QuerySet[DecisionRecord]) -> QuerySet[DecisionRecord]:
+    """Add `last_outcome`: the outcome of the newest feedback on each decision (or None)."""
+    latest = (
+        DecisionRecord.objects.filter(
+            kind=DecisionRecord.KIND_FEEDBACK, decision_seq=OuterRef("seq")
+        )
+        .order_by("-seq")
+        .values("outcome")[:1]
+    )
+    return rows.annotate(last_outcome=Subquery(latest))
+
+
+def decision_filter_choices() -> dict[str, list[str]]:
+    """Distinct services and model hashes among hook decisions, for the filter form."""
+    hooks = DecisionRecord.objects.filter(kind=DecisionRecord.KIND_HOOK)
+    return {
+        "service_id": sorted(s for s in hooks.values_list("service_id", flat=True).distinct() if s),
+        "model_artifact_sha256": sorted(
+            m for m in hooks.values_list("model_artifact_sha256", flat=True).distinct() if m
+        ),
     }

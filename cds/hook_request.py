@@ -132,7 +132,7 @@ def hook_request_validate(*, body: Any, expected_hook: str) -> dict[str, Any]:
     if "extension" in body and not isinstance(body["extension"], dict):
         # CDS Hooks §Extensions: the value is a pre-coordinated JSON object.
         errors["extension"] = "must be an object"
-    if hook in HOOK_CONTEXTS:
+    if isinstance(hook, str) and hook in HOOK_CONTEXTS:
         _context_validate(hook, body.get("context"), errors)
     if errors:
         raise RequestInvalid("The hook request is not valid.", details=errors)

@@ -18,11 +18,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ehr_integration.fhir.contract import FEATURE_NAMES, RISK_HORIZON_YEARS, RISKS, TASK_CANDIDATES
+from ehr_integration.fhir.pce import AGE_MAX as PCE_AGE_MAX
+from ehr_integration.fhir.pce import AGE_MIN as PCE_AGE_MIN
+from ehr_integration.fhir.pce import pce_risk
 from privacy.synth import params as P
 
 EPOCH = np.datetime64("2000-01-01")
 INDEX_FIRST_DAY = int((np.datetime64("2016-01-01") - EPOCH).astype(int))
 INDEX_LAST_DAY = int((np.datetime64("2021-12-31") - EPOCH).astype(int))
+EGFR_PRIOR_DAYS = 730
 GLUCOSE_CLASSES = TASK_CANDIDATES["t2d_drug"]
 HTN_CLASSES = TASK_CANDIDATES["htn_drug"]
 # Background antihypertensives a patient may already take (contract's on_* flags).
@@ -61,21 +65,8 @@ class Cohort:
 
 
 def _age_years(birth_day: np.ndarray, index_day: np.ndarray) -> np.ndarray:
-    """Completed years of age, by calendar (a birthday counts on the day itself)."""
-    b = (EPOCH + birth_day.astype("timedelta64[D]")).astype("datetime64[D]")
-    i = (EPOCH + index_day.astype("timedelta64[D]")).astype("datetime64[D]")
-    by = b.astype("datetime64[Y]").astype(int)
-    iy = i.astype("datetime64[Y]").astype(int)
-    b_doy = (b - b.astype("datetime64[Y]")).astype(int)
-    i_doy = (i - i.astype("datetime64[Y]")).astype(int)
-    # Compare month/day, not day-of-year (leap years shift day-of-year after February).
-    bm = b.astype("datetime64[M]").astype(int) % 12
-    im = i.astype("datetime64[M]").astype(int) % 12
-    bd = (b - b.astype("datetime64[M]")).astype(int)
-    idd = (i - i.astype("datetime64[M]")).astype(int)
-    before_birthday = (im < bm) | ((im == bm) & (idd < bd))
-    del b_doy, i_doy
-    return (iy - by - before_birthday.astype(int)).astype(float)
+    """Age in years as the FHIR reader computes it (days / 365.25), so both paths agree."""
+    return (index_day - birth_day) / 365.25
 
 
 def pooled_cohort_risk(
@@ -89,104 +80,28 @@ def pooled_cohort_risk(
     treated_bp: np.ndarray,
     smoker: np.ndarray,
     diabetes: np.ndarray,
+    ascvd: np.ndarray,
 ) -> np.ndarray:
-    """10-year ASCVD risk, pooled cohort equations (Goff DC, Circulation 2014;129:S49).
-
-    Vectorized; ages outside 40-79 are clamped to the equations' range (approx.).
-    """
-    a = np.log(np.clip(age, 40, 79))
-    tc, h, s = np.log(total_chol), np.log(hdl), np.log(sbp)
-    out = np.empty_like(age, dtype=float)
-    coeffs = {
-        # (female, black): coefficients, baseline survival, mean
-        (1, 0): (
-            (
-                -29.799,
-                4.884,
-                13.540,
-                -3.114,
-                -13.578,
-                3.149,
-                2.019,
-                0.0,
-                1.957,
-                0.0,
-                7.574,
-                -1.665,
-                0.661,
-            ),
-            0.9665,
-            -29.18,
-        ),
-        (1, 1): (
-            (
-                17.114,
-                0.0,
-                0.940,
-                0.0,
-                -18.920,
-                4.475,
-                29.291,
-                -6.432,
-                27.820,
-                -6.087,
-                0.691,
-                0.0,
-                0.874,
-            ),
-            0.9533,
-            86.61,
-        ),
-        (0, 0): (
-            (
-                12.344,
-                0.0,
-                11.853,
-                -2.664,
-                -7.990,
-                1.769,
-                1.797,
-                0.0,
-                1.764,
-                0.0,
-                7.837,
-                -1.795,
-                0.658,
-            ),
-            0.9144,
-            61.18,
-        ),
-        (0, 1): (
-            (2.469, 0.0, 0.302, 0.0, -0.307, 0.0, 1.916, 0.0, 1.809, 0.0, 0.549, 0.0, 0.645),
-            0.8954,
-            19.54,
-        ),
-    }
-    for (f, bl), (c, s0, mean) in coeffs.items():
-        m = (female == f) & (black == bl)
-        if not m.any():
+    """10-year ASCVD risk through the reader's own pooled cohort equations (one
+    implementation, so generated arrays and FHIR-derived features cannot disagree); NaN
+    where the reader gives None (ages outside 40-79, established ASCVD)."""
+    out = np.full(age.shape, np.nan)
+    for i in range(age.shape[0]):
+        if ascvd[i] == 1 or not PCE_AGE_MIN <= age[i] <= PCE_AGE_MAX:
             continue
-        am, tcm, hm, sm = a[m], tc[m], h[m], s[m]
-        tr = treated_bp[m]
-        sm_t = np.where(tr == 1, sm, 0.0)
-        sm_u = np.where(tr == 1, 0.0, sm)
-        x = (
-            c[0] * am
-            + c[1] * am**2
-            + c[2] * tcm
-            + c[3] * am * tcm
-            + c[4] * hm
-            + c[5] * am * hm
-            + c[6] * sm_t
-            + c[7] * am * sm_t
-            + c[8] * sm_u
-            + c[9] * am * sm_u
-            + c[10] * smoker[m]
-            + c[11] * am * smoker[m]
-            + c[12] * diabetes[m]
+        r = pce_risk(
+            age=float(age[i]),
+            female=bool(female[i] == 1),
+            black=bool(black[i] == 1),
+            total_chol=float(total_chol[i]),
+            hdl=float(hdl[i]),
+            sbp=float(sbp[i]),
+            bp_treated=bool(treated_bp[i] == 1),
+            smoker=bool(smoker[i] == 1),
+            diabetes=bool(diabetes[i] == 1),
         )
-        out[m] = 1.0 - s0 ** np.exp(x - mean)
-    return np.clip(out, 0.0, 1.0)
+        out[i] = np.nan if r is None else r
+    return out
 
 
 def ckd_epi_2021_creatinine(*, egfr: np.ndarray, age: np.ndarray, female: np.ndarray) -> np.ndarray:
@@ -295,7 +210,10 @@ def cohort_generate(*, n: int, seed: int) -> Cohort:
     glucose = np.round(np.clip(28.7 * hba1c - 46.7 + rng.normal(0, 15, n), 60, 450), 0)
     egfr = P.EGFR_AT_40 + P.EGFR_PER_YEAR * (age - 40) + P.EGFR_T2D_SHIFT * diabetes
     egfr = np.round(np.clip(egfr + rng.normal(0, P.EGFR_SD, n), 8.0, 130.0), 0)
-    egfr_slope = np.round(rng.normal(P.EGFR_SLOPE_MEAN, P.EGFR_SLOPE_SD, n), 1)
+    # Two eGFR values EGFR_PRIOR_DAYS apart; the slope feature is what a reader computes
+    # from exactly those two written values (so the arrays and FHIR paths agree).
+    egfr_prior = np.round(egfr - rng.normal(P.EGFR_SLOPE_MEAN, P.EGFR_SLOPE_SD, n) * 2.0, 1)
+    egfr_slope = (egfr - egfr_prior) / (EGFR_PRIOR_DAYS / 365.25)
     creat = np.round(ckd_epi_2021_creatinine(egfr=egfr, age=age, female=female), 2)
     uacr = np.round(
         np.exp(
@@ -340,7 +258,8 @@ def cohort_generate(*, n: int, seed: int) -> Cohort:
         rng.normal(P.LVEF_NORMAL_MEAN, P.LVEF_SD, n),
     )
     lvef = np.where(lvef_known, np.round(np.clip(lvef, 10, 75), 0), np.nan)
-    hfref = np.where(lvef_known, (lvef <= 40).astype(float), np.nan)
+    # The reader's rule: HF with a known LVEF -> LVEF <= 40; no HF -> 0; HF, LVEF unknown -> None.
+    hfref = np.where(lvef_known, (lvef <= 40).astype(float), np.where(hf == 1, np.nan, 0.0))
     retinopathy = ((diabetes == 1) & (rng.uniform(size=n) < P.RETINOPATHY_T2D)).astype(float)
     neuropathy = ((diabetes == 1) & (rng.uniform(size=n) < P.NEUROPATHY_T2D)).astype(float)
     pregnant = (
@@ -365,19 +284,17 @@ def cohort_generate(*, n: int, seed: int) -> Cohort:
     n_glu = sum(on[c] for c in GLUCOSE_CLASSES)
     n_htn = sum(on[c] for c in (*HTN_BACKGROUND, "mra", "ccb_nondhp"))
     treated_bp = (n_htn > 0).astype(float)
-    ascvd_risk = np.round(
-        pooled_cohort_risk(
-            age=age,
-            female=female,
-            black=black,
-            total_chol=total_chol,
-            hdl=hdl,
-            sbp=sbp,
-            treated_bp=treated_bp,
-            smoker=smoker,
-            diabetes=diabetes,
-        ),
-        4,
+    ascvd_risk = pooled_cohort_risk(
+        age=age,
+        female=female,
+        black=black,
+        total_chol=total_chol,
+        hdl=hdl,
+        sbp=sbp,
+        treated_bp=treated_bp,
+        smoker=smoker,
+        diabetes=diabetes,
+        ascvd=ascvd,
     )
 
     f: dict[str, np.ndarray] = {
@@ -568,7 +485,7 @@ def cohort_generate(*, n: int, seed: int) -> Cohort:
         onset_day[:, j] = np.where(hit, index_day + rng.integers(30, horizon_days, n), -1)
     cohort.risk_onset, cohort.risk_onset_day, cohort.risk_at_risk = onset, onset_day, at_risk
     cohort.aux = {
-        "egfr_prior": np.round(egfr - egfr_slope * 2.0, 1),  # eGFR two years before the last
+        "egfr_prior": egfr_prior,  # eGFR EGFR_PRIOR_DAYS before the latest one
         "smoker": smoker,
         "trig": trig,
         "risk_probability": np.stack([prob[r] for r in RISKS], axis=1),

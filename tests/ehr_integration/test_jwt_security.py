@@ -19,7 +19,7 @@ from tests.loopback import loopback_server
 
 ROOT = Path(__file__).resolve().parents[2]
 PATH = "/cds-services/diabetes-therapy"
-RACERS = 6
+RACERS = 4
 
 
 def _postgres_admin_url() -> str | None:
