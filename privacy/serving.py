@@ -49,6 +49,7 @@ class RankingResult:
 
 
 RISK_TASK = "complications"
+EXPLAINED_RISKS = 2
 
 
 @dataclass
@@ -157,6 +158,11 @@ def candidates_rank(
 
         for j, name in enumerate(risk_model.classes):
             risks[name] = float(1.0 / (1.0 + np.exp(-rl[j])))
+        # Explain the highest risks only: the card shows those, and every explanation is
+        # kept verbatim in the audit record (50 values each).
+        top_risks = sorted(range(len(risk_model.classes)), key=lambda j: -rl[j])[:EXPLAINED_RISKS]
+        for j in top_risks:
+            name = risk_model.classes[j]
             explanations.append(
                 Explanation(
                     target=f"risk:{name}",
