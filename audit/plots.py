@@ -67,7 +67,8 @@ def shap_waterfall_svg(
     rest = sum(float(v) for _, v in ranked[top:])
     if len(ranked) > top:
         shown.append((f"{len(ranked) - top} other features", rest))
-    row_h, top_pad, label_w, right_pad = 26, 44, 330, 90
+    # label_w leaves a 70 px gutter after the labels for the value text of negative bars.
+    row_h, top_pad, label_w, right_pad = 26, 44, 400, 90
     height = top_pad + row_h * (len(shown) + 1) + 40
     # Running totals decide the x range: every partial sum must fit.
     points = [base_value]
@@ -82,6 +83,7 @@ def shap_waterfall_svg(
     def x(v: float) -> float:
         return label_w + (v - lo) / (hi - lo) * plot_w
 
+    text_x = label_w - 78  # labels end here, before the gutter
     body = [
         f"<text x='10' y='22' font-size='15' font-weight='bold'>{escape(title)}</text>",
         f"<line x1='{x(base_value):.1f}' y1='{top_pad - 6}' x2='{x(base_value):.1f}' "
@@ -95,7 +97,7 @@ def shap_waterfall_svg(
         x0, x1 = sorted((x(running), x(running + v)))
         color = POSITIVE if v >= 0 else NEGATIVE
         body.append(
-            f"<text x='{label_w - 8}' y='{y + 17}' text-anchor='end'>{escape(label[:48])}</text>"
+            f"<text x='{text_x}' y='{y + 17}' text-anchor='end'>{escape(label[:48])}</text>"
         )
         body.append(
             f"<rect class='bar' x='{x0:.1f}' y='{y + 4}' width='{max(x1 - x0, 1.5):.1f}' "
@@ -114,7 +116,7 @@ def shap_waterfall_svg(
         f"stroke='#000000' stroke-width='1.5'/>"
     )
     body.append(
-        f"<text x='{label_w - 8}' y='{y + 17}' text-anchor='end' font-weight='bold'>"
+        f"<text x='{text_x}' y='{y + 17}' text-anchor='end' font-weight='bold'>"
         f"output {output:.3f}</text>"
     )
     return _svg(width, height, title, body, plot_id=plot_id)

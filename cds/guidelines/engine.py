@@ -28,13 +28,16 @@ from typing import Any, Literal
 import yaml
 
 from cds.guidelines.expr import Expression, expression_parse
+from ehr_integration.fhir.codemaps import suggestion_codes
 from ehr_integration.fhir.contract import DRUG_CLASSES, FEATURE_NAMES
 from ehr_integration.fhir.derive import Features
 
 RULES_DIR = Path(__file__).resolve().parent / "rules"
-RuleType = Literal["SHOULD", "MUST-NOT", "alert"]
-RULE_TYPES = ("SHOULD", "MUST-NOT", "alert")
-SERVICES = ("diabetes-therapy", "hypertension-therapy", "statin-therapy")
+RuleType = Literal["SHOULD", "MUST-NOT", "alert", "monitor"]
+# monitor: a test is due every `interval_days` while the population holds (care gaps).
+RULE_TYPES = ("SHOULD", "MUST-NOT", "alert", "monitor")
+SERVICES = ("diabetes-therapy", "hypertension-therapy", "statin-therapy", "care-gaps")
+MONITOR_TESTS = ("hba1c", "egfr", "uacr", "ldl", "creatinine")
 INTENSITY_RANK = {"low": 1, "moderate": 2, "high": 3}
 EXTRA_NAMES = (
     "age",
@@ -51,7 +54,8 @@ KNOWN_NAMES = frozenset(FEATURE_NAMES) | frozenset(EXTRA_NAMES)
 RULE_KEYS = {
     "id", "guideline", "edition", "section", "type", "service", "population", "actions",
     "intensity", "combination", "applies_to", "satisfied_when", "strength", "citation",
-    "url", "summary", "rationale", "priority", "verified",
+    "url", "summary", "rationale", "priority", "verified", "replace_with", "test",
+    "interval_days", "suggest",
 }  # fmt: skip
 
 
@@ -80,6 +84,11 @@ class Rule:
     rationale: str = ""
     priority: int = 0  # higher first when several SHOULD rules propose classes
     verified: str = ""  # what was checked against the primary text, or why not
+    replace_with: tuple[str, ...] = ()  # MUST-NOT: suggestion keys (codemaps) to offer instead
+    test: str | None = None  # monitor: measurement kind
+    interval_days: int = 0  # monitor: due when the latest result is older than this
+    # SHOULD: which product to suggest per class when not the class default (codemaps key)
+    suggest: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -282,6 +291,22 @@ class RuleSet:
             and r.population.evaluate(ctx.env) is True
         ]
 
+    def care_gaps(self, ctx: Context) -> list[tuple[Rule, int | None]]:
+        """Monitor rules that apply and are due: (rule, days since the last result or None)."""
+        out: list[tuple[Rule, int | None]] = []
+        latest = ctx.features.latest if ctx.features else {}
+        seen: set[str] = set()
+        for rule in self.rules:
+            if rule.type != "monitor" or rule.test in seen:
+                continue
+            if rule.population.evaluate(ctx.env) is not True:
+                continue
+            seen.add(rule.test or "")
+            last = latest.get(rule.test or "")
+            if last is None or last.age_days > rule.interval_days:
+                out.append((rule, None if last is None else last.age_days))
+        return out
+
     def current_violations(self, ctx: Context) -> list[Verdict]:
         """Drugs the patient is on now that a MUST-NOT (applies_to=any) rules out."""
         classes = sorted(ctx.features.current_drug_classes) if ctx.features else []
@@ -310,8 +335,19 @@ def _rule_from(raw: Mapping[str, Any], source: str) -> Rule:
     bad = [a for a in actions if a not in DRUG_CLASSES]
     if bad:
         raise RuleError(f"{where}: unknown drug classes {bad}")
-    if raw["type"] != "alert" and not actions:
+    if raw["type"] in ("SHOULD", "MUST-NOT") and not actions:
         raise RuleError(f"{where}: SHOULD and MUST-NOT rules need actions")
+    if raw["type"] == "monitor" and (
+        raw.get("test") not in MONITOR_TESTS or not isinstance(raw.get("interval_days"), int)
+    ):
+        raise RuleError(f"{where}: monitor rules need test {MONITOR_TESTS} and interval_days")
+    suggest = raw.get("suggest") or {}
+    if not isinstance(suggest, dict) or not set(suggest) <= set(actions):
+        raise RuleError(f"{where}: suggest maps this rule's actions to codemap keys")
+    keys = [*(raw.get("replace_with") or ()), *suggest.values()]
+    missing = [k for k in keys if k not in suggestion_codes()]
+    if missing:
+        raise RuleError(f"{where}: replace_with keys not in codemaps/rxnorm.csv: {missing}")
     intensity = raw.get("intensity")
     if intensity is not None and intensity not in INTENSITY_RANK:
         raise RuleError(f"{where}: intensity must be one of {list(INTENSITY_RANK)}")
@@ -344,6 +380,10 @@ def _rule_from(raw: Mapping[str, Any], source: str) -> Rule:
         rationale=raw.get("rationale", ""),
         priority=int(raw.get("priority", 0)),
         verified=raw.get("verified", ""),
+        replace_with=tuple(raw.get("replace_with") or ()),
+        test=raw.get("test"),
+        interval_days=int(raw.get("interval_days") or 0),
+        suggest=dict(suggest),
     )
 
 

@@ -11,8 +11,9 @@ Grammar:
     not     := "not" not | cmp
     cmp     := sum (("<" | "<=" | ">" | ">=" | "==" | "!=") sum | "in" list)?
     sum     := atom (("+" | "-") atom)*
-    atom    := NUMBER | 'string' | NAME | "true" | "false" | "(" expr ")"
+    atom    := NUMBER | 'string' | NAME | "known(" NAME ")" | "true" | "false" | "(" expr ")"
     list    := "[" atom ("," atom)* "]"
+`known(x)` is True when x has a value (the one way to ask about missing data).
 Unknown (None) propagates through comparisons and arithmetic; `and`/`or` follow Kleene
 logic (False and UNKNOWN = False, True or UNKNOWN = True).
 """
@@ -152,6 +153,14 @@ class _Parser:
             return ("const", text[1:-1])
         if text in ("true", "false"):
             return ("const", text == "true")
+        if kind == "name" and text == "known" and self.at("("):
+            self.take("(")
+            kind, name = self.take()
+            if kind != "name":
+                raise ExpressionError(f"known() takes a name in {self.source!r}")
+            self.take(")")
+            self.names.add(name)
+            return ("known", name)
         if kind == "name":
             self.names.add(text)
             return ("var", text)
@@ -193,6 +202,8 @@ def _eval(node: Node, env: Mapping[str, Any]) -> Any:
         return node[1]
     if op == "var":
         return env.get(node[1])
+    if op == "known":
+        return env.get(node[1]) is not None
     if op == "not":
         value = _truth(_eval(node[1], env))
         return None if value is None else not value

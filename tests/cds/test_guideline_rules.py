@@ -30,8 +30,7 @@ EGFR_59_TWICE = [lab("egfr", 59, "2020-06-01"), lab("egfr", 59)]
 
 # (rule id, patient where the population is TRUE, patient where it is FALSE)
 CASES: list[tuple[str, Callable[[], Context], Callable[[], Context]]] = [
-    ("ada25-9-metformin-first-line",
-     lambda: ctx(dm(), lab("egfr", 45)), lambda: ctx(dm(), lab("egfr", 44.9))),
+    ("ada25-9-metformin-first-line", lambda: ctx(dm()), lambda: ctx(htn())),
     ("ada25-9-metformin-first-line",
      lambda: ctx(dm(), lab("egfr", 80)), lambda: ctx(dm(), lab("egfr", 80), on("sulfonylurea"))),
     ("ada25-9-metformin-egfr-below-30",
@@ -122,7 +121,19 @@ CASES: list[tuple[str, Callable[[], Context], Callable[[], Context]]] = [
     ("chol18-4.4.2-primary-intermediate",
      lambda: ctx(lab("ldl", 120), override={"ascvd_risk_10y": 0.1999}),
      lambda: ctx(lab("ldl", 120), override={"ascvd_risk_10y": 0.2})),
+    ("acc17-10.2.2-pregnancy-agents",
+     lambda: ctx(htn(), pregnant(), *bp3(140, 80)), lambda: ctx(htn(), pregnant(), *bp3(139, 89))),
+    ("acc17-10.2.2-pregnancy-agents",
+     lambda: ctx(htn(), pregnant(), *bp3(130, 90)),
+     lambda: ctx(htn(), pregnant(), on("ccb_dhp"), *bp3(150, 90))),
     ("chol18-pregnancy-no-statin", lambda: ctx(pregnant()), lambda: ctx(was_pregnant())),
+    ("ada25-6-a1c-not-at-goal",
+     lambda: ctx(dm(), lab("hba1c", 7)), lambda: ctx(dm(), lab("hba1c", 6.9))),
+    ("ada25-6-a1c-at-goal",
+     lambda: ctx(dm(), lab("hba1c", 6.9)), lambda: ctx(dm(), lab("hba1c", 7))),
+    ("ada25-6-a1c-never", lambda: ctx(dm()), lambda: ctx(dm(), lab("hba1c", 6))),
+    ("ada25-11-egfr-annual", lambda: ctx(dm()), lambda: ctx(lab("uacr", 10))),
+    ("ada25-11-uacr-annual", lambda: ctx(lab("uacr", 40)), lambda: ctx(lab("uacr", 29))),
 ]  # fmt: skip
 
 
@@ -248,3 +259,11 @@ def test_malformed_rules_are_refused(tmp_path: Path, patch: dict, message: str) 
 
 def test_unused_import_guard() -> None:
     assert f is not None
+
+
+def test_care_gaps_are_due_by_interval_and_when_never_measured() -> None:
+    due = RULES.care_gaps(ctx(dm(), lab("hba1c", 7.5, "2020-09-15"), lab("egfr", 80, "2020-06-01")))
+    by_test = {rule.test: age for rule, age in due}
+    assert by_test == {"hba1c": 109, "uacr": None}  # eGFR 7 months old is not yet due
+    fresh = ctx(dm(), lab("hba1c", 6.5, "2020-09-15"), lab("egfr", 80), lab("uacr", 5))
+    assert RULES.care_gaps(fresh) == []
