@@ -82,12 +82,12 @@ def served(tmp_path_factory: Any) -> Iterator[dict[str, Any]]:
         text=True,
     )
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 150
         while True:
             try:
                 if requests.get(base + "/cds-services", timeout=2).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:  # not up yet, or a worker still booting
                 pass
             if server.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(
