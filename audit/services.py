@@ -203,8 +203,48 @@ def _head() -> tuple[int, str]:
     return (last[0], last[1]) if last else (0, chain.GENESIS_HASH)
 
 
-def _append_locked(fields: dict[str, Any], cards: list[dict[str, Any]]) -> DecisionRecord:
-    seq, prev = _head()
+def _lock_and_head() -> tuple[int, str]:
+    """Take the writer lock, then read the head (one round trip on PostgreSQL)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT * FROM audit_writer_lock_head(%s)", [ADVISORY_LOCK_KEY])
+            row = cursor.fetchone()
+        return (int(row[0]), str(row[1])) if row else (0, chain.GENESIS_HASH)
+    _writer_lock()
+    return _head()
+
+
+def _card_rows(cards: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+    return [
+        (str(c.get("uuid")), str(c.get("indicator") or ""), str(c.get("summary") or "")[:140])
+        for c in cards
+        if c.get("uuid")
+    ]
+
+
+def _insert_pg(record: DecisionRecord, cards: list[tuple[str, str, str]]) -> None:
+    """The record and its card index in one statement (one round trip, not two)."""
+    quote = connection.ops.quote_name
+    fields = DecisionRecord._meta.concrete_fields
+    columns = ", ".join(quote(f.column) for f in fields)
+    params: list[Any] = [f.get_db_prep_save(getattr(record, f.attname), connection) for f in fields]
+    sql = f"INSERT INTO audit_decisionrecord ({columns}) VALUES ({', '.join(['%s'] * len(fields))})"  # noqa: S608
+    if cards:
+        values = ", ".join(["(%s::varchar, %s::varchar, %s::varchar)"] * len(cards))
+        sql = (
+            f"WITH rec AS ({sql} RETURNING seq) "  # noqa: S608
+            "INSERT INTO audit_decisioncard (record_id, card_uuid, indicator, summary) "
+            f"SELECT rec.seq, v.u, v.i, v.s FROM rec, (VALUES {values}) AS v(u, i, s)"
+        )
+        params += [value for row in cards for value in row]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def _append_locked(
+    fields: dict[str, Any], cards: list[dict[str, Any]], head: tuple[int, str]
+) -> DecisionRecord:
+    seq, prev = head
     seq += 1
     now = timezone.now()
     data = {**fields, "v": RECORD_VERSION, "seq": seq, "time": now.isoformat()}
@@ -217,18 +257,15 @@ def _append_locked(fields: dict[str, Any], cards: list[dict[str, Any]]) -> Decis
         hash=chain.record_hash(prev, body),
         **record_columns(data),
     )
-    record.save()
-    if cards:
+    card_rows = _card_rows(cards)
+    if connection.vendor == "postgresql":
+        _insert_pg(record, card_rows)
+    else:
+        record.save()
         DecisionCard.objects.bulk_create(
             [
-                DecisionCard(
-                    record=record,
-                    card_uuid=str(card.get("uuid") or ""),
-                    indicator=str(card.get("indicator") or ""),
-                    summary=str(card.get("summary") or "")[:140],
-                )
-                for card in cards
-                if card.get("uuid")
+                DecisionCard(record=record, card_uuid=u, indicator=i, summary=s)
+                for u, i, s in card_rows
             ]
         )
     every = int(_audit_settings().get("CHECKPOINT_EVERY") or 0)
@@ -239,9 +276,10 @@ def _append_locked(fields: dict[str, Any], cards: list[dict[str, Any]]) -> Decis
 
 def _append(fields: dict[str, Any], cards: list[dict[str, Any]] | None = None) -> DecisionRecord:
     try:
-        with transaction.atomic():
-            _writer_lock()
-            return _append_locked(fields, cards or [])
+        # No savepoint of its own: a failed append must fail the caller's whole transaction
+        # anyway (no card without its record), and a savepoint costs two round trips.
+        with transaction.atomic(savepoint=False):
+            return _append_locked(fields, cards or [], _lock_and_head())
     except DatabaseError as exc:
         logger.error(
             "audit append failed kind=%s reason=%s", fields.get("kind"), type(exc).__name__

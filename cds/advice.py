@@ -94,6 +94,7 @@ class Advice:
     cards: list[dict[str, Any]] = field(default_factory=list)
     decision: dict[str, Any] = field(default_factory=dict)
     shown: list[dict[str, Any]] = field(default_factory=list)  # for guideline_report
+    card_rules: dict[str, str] = field(default_factory=dict)  # card uuid -> deciding rule id
 
 
 def _short(text: str, limit: int = 139) -> str:
@@ -361,6 +362,7 @@ def therapy_advice(
             explainer=explainer,
         )
         advice.cards.append(card.to_json())
+        advice.card_rules[card.uuid] = rec.rule.id
         scores = facts.get("scores", {})
         for option in facts["options"]:
             verdict = ruleset.candidate_evaluate(option, ctx)

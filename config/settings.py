@@ -181,7 +181,17 @@ if IS_PRODUCTION:
 CDS_GUIDELINES: dict[str, object] = {}
 
 # --- Models: registry, training, serving (privacy/)
-CDS_PRIVACY: dict[str, object] = {}
+CDS_PRIVACY: dict[str, object] = {
+    # Total (epsilon, delta) one dataset may spend over all DP runs (basic composition).
+    "EPSILON_BUDGET": float(env_str("CDS_PRIVACY_EPSILON_BUDGET", "30")),
+    "DELTA_BUDGET": float(env_str("CDS_PRIVACY_DELTA_BUDGET", "1e-4")),
+    "DEFAULT_DELTA": float(env_str("CDS_PRIVACY_DEFAULT_DELTA", "1e-5")),
+    # Shipped demo artifacts that bin/serve activates when a task has no model yet.
+    "ARTIFACT_DIR": env_path("CDS_PRIVACY_ARTIFACT_DIR", BASE_DIR / "privacy" / "artifacts"),
+    # How long a process trusts its cached "which artifact is active" answer (artifacts
+    # themselves load once per process and sha256).
+    "ACTIVE_CACHE_SECONDS": env_int("CDS_PRIVACY_ACTIVE_CACHE_SECONDS", 30, minimum=0),
+}
 
 # --- Decision log: chain, checkpoints, pseudonyms, review pages (audit/)
 # Both keys live outside the database: given as environment values, or else in files under

@@ -241,7 +241,14 @@ def artifact_build(
         "scaler": fitted.scaler.as_json(),
         "thresholds": {k: round(float(v), 6) for k, v in fitted.thresholds.items()},
         "background": fitted.background.tolist() if fitted.background is not None else [],
-        "training": _json_safe(fitted.report.as_json()),
+        # Wall-clock figures stay out: the same training must give the same bytes and hash.
+        "training": _json_safe(
+            {
+                k: v
+                for k, v in fitted.report.as_json().items()
+                if k not in ("seconds", "samples_per_s")
+            }
+        ),
         "data": {"hash": data_hash(train), "n_train": train.n, "sites": sites},
     }
     body = dict(meta)

@@ -380,6 +380,10 @@ def cohort_generate(*, n: int, seed: int) -> Cohort:
         util -= P.WEIGHT_HARM_PER_BMI.get(c, 0.0) * np.clip(bmi - 30, 0, None)
         util += P.WEIGHT_BENEFIT_PER_BMI.get(c, 0.0) * np.clip(bmi - 30, 0, None)
         util -= P.COST_PENALTY.get(c, 0.0)
+        t2d_cond = {"heart_failure": hf, "ckd": ckd, "ascvd": ascvd}
+        for (cc, cname), bonus in P.T2D_CONDITION_BONUS.items():
+            if cc == c:
+                util = util + bonus * t2d_cond[cname]
         excluded = on[c] == 1
         if c == "metformin":
             excluded |= egfr < 30

@@ -215,3 +215,12 @@ AB_CD_MMHG_PER_YEAR = 0.2
 # Thiazides raise new-onset/worsening hyperglycaemia (ALLHAT: fasting glucose +1.5-2 mg/dL,
 # new diabetes OR ~1.3; approx. utility penalty in diabetes) so CCB is preferred there.
 THIAZIDE_DIABETES_PENALTY = 0.4
+# ADA Standards of Care 2022, section 9 (Diabetes Care 2022;45:S125): with HF or CKD an
+# SGLT2i, with ASCVD a GLP-1RA (or SGLT2i) is recommended independent of A1c. Encoded as
+# utility bonuses (approx. values judgements, in A1c-equivalent % points).
+T2D_CONDITION_BONUS = {
+    ("sglt2i", "heart_failure"): 0.6,
+    ("sglt2i", "ckd"): 0.4,
+    ("glp1ra", "ascvd"): 0.4,
+    ("sglt2i", "ascvd"): 0.15,
+}

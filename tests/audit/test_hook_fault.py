@@ -20,8 +20,8 @@ def _fail_after_insert(monkeypatch: pytest.MonkeyPatch, breaker: Any) -> list[in
     written: list[int] = []
     original = audit.services._append_locked
 
-    def append_then_fail(fields: dict[str, Any], cards: list[dict[str, Any]]) -> Any:
-        record = original(fields, cards)
+    def append_then_fail(*args: Any) -> Any:
+        record = original(*args)
         written.append(record.seq)
         breaker()
         raise AssertionError("the breaker should have raised")

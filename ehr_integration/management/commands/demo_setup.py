@@ -29,6 +29,12 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         ehr_client_register(issuer=DEMO_ISSUER, jwks=demo_public_jwks(), name="Demo EHR")
+        # Model-ranked cards out of the box: activate the shipped demo models (trained with
+        # DP on generated data) for tasks that have none yet; an operator's choice is kept.
+        from privacy.services import demo_artifacts_activate
+
+        for task, sha in demo_artifacts_activate():
+            self.stdout.write(f"Activated demo model {task}: {sha[:12]}\n")
         base = settings.CDS_HOOKS["PUBLIC_BASE_URL"]
         url = f"{base}/cds-services/{options['service']}"
         body = {
