@@ -236,3 +236,11 @@ def decision_filter_choices() -> dict[str, list[str]]:
             m for m in hooks.values_list("model_artifact_sha256", flat=True).distinct() if m
         ),
     }
+
+
+def patient_pseudonym_for(*, patient_ref: str) -> str:
+    """The pseudonym the log uses for a patient id or "Patient/<id>" (for the list filter:
+    a reviewer who knows the id finds the records without the log ever storing it)."""
+    from audit.keys import patient_pseudonymize
+
+    return patient_pseudonymize(patient_ref.strip())

@@ -30,7 +30,7 @@ from audit.render import markdown_html
 from audit.roles import can_view_analytics, can_view_patient_data, user_roles
 from audit.services import AuditUnavailable, audit_access_record
 from config.errors import NotFound, error_response
-from privacy.ml.explain_words import feature_value_words, top_factors
+from privacy.ml.explain_words import feature_value_words, target_words, top_factors
 
 logger = logging.getLogger(__name__)
 
@@ -181,7 +181,7 @@ def _explanation_views(decision: dict[str, Any]) -> list[dict[str, Any]]:
             values=values,
             output=float(output),
             labels=labels,
-            title=f"Why {target}: SHAP contributions (model output scale)",
+            title=f"{target} ({target_words(target)[0]}): SHAP contributions, model output scale",
             plot_id=f"shap-waterfall-{i}",
         )
         out.append(

@@ -9,6 +9,7 @@ cds.advice); this module only adapts a HookCall and injects the model ranking
 from __future__ import annotations
 
 import importlib
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -28,6 +29,8 @@ from ehr_integration.fhir.record import PatientRecord
 from ehr_integration.fhir.sources import RecordError, record_from_prefetch
 from privacy.serving import candidates_rank
 
+logger = logging.getLogger(__name__)
+
 
 def ranking_explanation_text(explanations: Sequence[Any], features: Mapping[str, Any]) -> str:
     """Top SHAP factors in clinical words for the card detail, when the model issue's
@@ -38,6 +41,16 @@ def ranking_explanation_text(explanations: Sequence[Any], features: Mapping[str,
         return ""
     render: Callable[..., str] | None = getattr(module, "explanations_markdown", None)
     return render(explanations, features) if render else ""
+
+
+def ranking_safe(**kwargs: Any) -> Any:
+    """The model ranks; the guideline decides. A failing model must not take the guideline
+    advice down with it: the card then keeps the guideline's order and the log says why."""
+    try:
+        return candidates_rank(**kwargs)
+    except Exception:  # any model/artifact failure; the guideline check does not depend on it
+        logger.exception("ranking failed for task %s; guideline order kept", kwargs.get("task"))
+        return None
 
 
 def _record(call: HookCall) -> PatientRecord:
@@ -65,7 +78,7 @@ def _therapy(service_id: str) -> Callable[[HookCall], ServiceOutcome]:
             record=record,
             features=features,
             ruleset=ruleset_default(),
-            ranker=candidates_rank,
+            ranker=ranking_safe,
             explainer=ranking_explanation_text,
         )
         return _outcome(advice, call)

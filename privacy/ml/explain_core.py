@@ -187,6 +187,10 @@ class LinearShap:
         _, weight, bias = layers[0]
         return cls(weight=weight, bias=bias, background=background)
 
+    def forward(self, x: Any) -> np.ndarray:
+        """The logit(s) of one input (same interface as DeepLiftShap.forward)."""
+        return self.weight @ _as_input(x, self.n_features) + self.bias
+
     def explain(self, x: Any) -> Attribution:
         """SHAP values of one input; additivity checked."""
         arr = _as_input(x, self.n_features)

@@ -173,14 +173,29 @@ def feature_value_words(
     return text
 
 
+def _target_key(target: str) -> tuple[str, str]:
+    """("risk" | "drug" | "", name) from a target as serving names it.
+
+    privacy.serving names targets "<task>:<drug class>" (e.g. "t2d_drug:sglt2i") and
+    "risk:<complication>"; bare names are accepted too.
+    """
+    prefix, _, name = target.rpartition(":")
+    if prefix == "risk" or (not prefix and name in RISK_WORDS and name not in DRUG_WORDS):
+        return "risk", name
+    if name in DRUG_WORDS:
+        return "drug", name
+    return "", name
+
+
 def target_words(target: str) -> tuple[str, str, str]:
     """(what, up-verb, down-verb) for an explained target: a risk or a drug class."""
-    if target in RISK_WORDS:
-        return RISK_WORDS[target], "raises", "lowers"
-    if target in DRUG_WORDS:
-        return DRUG_WORDS[target], "favours", "argues against"
-    readable = target.replace("_", " ")
-    return readable, "raises", "lowers"
+    kind, name = _target_key(target)
+    if kind == "risk" and name in RISK_WORDS:
+        return RISK_WORDS[name], "raises", "lowers"
+    if kind == "drug":
+        return DRUG_WORDS[name], "favours", "argues against"
+    readable = name.replace("_", " ")
+    return (f"{readable} risk" if kind == "risk" else readable), "raises", "lowers"
 
 
 def factor_words(
@@ -257,7 +272,7 @@ def explanations_markdown(
             continue
         what, _, _ = target_words(target)
         heading = what[0].upper() + what[1:]
-        if target in DRUG_WORDS:
+        if _target_key(target)[0] == "drug":
             heading = f"Why {what}"
         blocks.append(f"**{heading}**, main factors:\n" + "\n".join(f"- {s}" for s in lines))
     return "\n\n".join(blocks)

@@ -87,3 +87,11 @@ def test_override_rates_by_service_rule_model_and_day(log: dict[str, int]) -> No
     assert stats["by_rule"] == [{"key": "r1", "accepted": 1, "overridden": 1, "rate": 0.5}]
     assert stats["by_model"][0]["key"] == "a" * 64
     assert stats["by_day"][0]["rate"] == 0.5
+
+
+def test_a_reviewer_can_filter_by_patient_id_through_its_pseudonym(log: dict[str, int]) -> None:
+    from audit.selectors import patient_pseudonym_for
+
+    pseudonym = patient_pseudonym_for(patient_ref="Patient/pb")
+    assert pseudonym == patient_pseudonym_for(patient_ref="pb")
+    assert seqs_of(decision_list(patient_pseudonym=pseudonym)) == [log["b"]]

@@ -165,3 +165,17 @@ def test_non_finite_numbers_are_recorded_as_words_not_refused() -> None:
     assert json.loads(DecisionRecord.objects.get().body)["event"]["decision"]["risks"] == {
         "ckd": "NaN"
     }
+
+
+def test_system_checks_refuse_a_short_pseudonym_key_or_a_missing_signing_key(
+    settings: Any,
+) -> None:
+    from audit.checks import audit_keys_check
+
+    settings.CDS_AUDIT = {
+        **settings.CDS_AUDIT,
+        "PSEUDONYM_KEY": "ab" * 8,
+        "SIGNING_KEY_FILE": "/nonexistent/key.pem",
+    }
+    ids = {p.id for p in audit_keys_check(None)}
+    assert ids == {"audit.E001", "audit.E002"}

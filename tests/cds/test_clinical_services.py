@@ -300,3 +300,13 @@ def test_evaluator_decision_keys(settings: Any) -> None:
     assert outcome.decision["patient_ref"] == "Patient/p1"
     assert set(outcome.decision) >= {"features", "guideline_version", "guideline_trace"}
     assert any("HbA1c" in c["summary"] for c in outcome.cards)
+
+
+def test_a_failing_model_keeps_the_guideline_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    import cds.clinical
+
+    def broken(**kwargs: Any) -> None:
+        raise RuntimeError("artifact unreadable")
+
+    monkeypatch.setattr(cds.clinical, "candidates_rank", broken)
+    assert cds.clinical.ranking_safe(task="htn_drug", features={}, candidates=("acei",)) is None

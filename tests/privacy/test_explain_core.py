@@ -98,6 +98,7 @@ def test_linear_shap_agrees_with_shap_linear_explainer_on_a_torch_logistic_model
         assert ours.base_values[0] == pytest.approx(float(np.ravel(reference.expected_value)[0]))
         logit = math.log(_torch_out(model, x)[0, 0] / (1 - _torch_out(model, x)[0, 0]))
         assert ours.outputs[0] == pytest.approx(logit, abs=1e-9)
+        assert explainer.forward(x)[0] == pytest.approx(logit, abs=1e-9)
 
 
 def test_linear_shap_handles_several_outputs() -> None:

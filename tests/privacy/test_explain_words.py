@@ -115,3 +115,17 @@ def test_markdown_orders_and_filters_targets() -> None:
     assert text.index("Why an SGLT2 inhibitor") < text.index("Why metformin")
     assert "stroke" not in text
     assert explanations_markdown([], features) == ""
+
+
+def test_targets_as_serving_names_them_read_as_drugs_and_risks() -> None:
+    explanations = [
+        {"target": "t2d_drug:sglt2i", "base_value": 0, "values": {"hfref": 1.0}, "output": 1},
+        {"target": "risk:ckd_progression", "base_value": 0, "values": {"egfr": 0.5}, "output": 1},
+        {"target": "risk:new_thing", "base_value": 0, "values": {"bmi": 0.5}, "output": 1},
+    ]
+    text = explanations_markdown(explanations, {"hfref": 1.0, "egfr": 38.0, "bmi": 31.0})
+    assert "**Why an SGLT2 inhibitor**" in text
+    assert "- HF with reduced EF: favours an SGLT2 inhibitor" in text
+    assert "**Kidney disease progression risk**" in text
+    assert "- eGFR 38 mL/min/1.73m2: raises kidney disease progression risk" in text
+    assert "- BMI 31.0 kg/m2: raises new thing risk" in text
