@@ -63,3 +63,26 @@ def test_a_model_ranked_hook_call_is_reviewable_with_its_explanation(
     assert "main factors:" in html  # the card as shown, with its words
     assert 'id="hash-ok"' in html
     assert "p-e2e" not in html
+
+    # The clinician overrides the card; the analytics count it against the deciding rule
+    # as cds.guidelines names it in the trace ("result": "true").
+    feedback_route = f"{route}/feedback"
+    answer = api.post(
+        feedback_route,
+        {
+            "feedback": [
+                {
+                    "card": ranked[0]["uuid"],
+                    "outcome": "overridden",
+                    "outcomeTimestamp": "2026-12-02T06:00:00Z",
+                }
+            ]
+        },
+        format="json",
+        HTTP_AUTHORIZATION=f"Bearer {make_token(feedback_route)}",
+    )
+    assert answer.status_code == 200, answer.content
+    analytics = client.get("/audit/analytics/").content.decode()
+    rules = analytics.split('id="table-rule"')[1].split("</table>")[0]
+    assert "acc17-8.1.6.1-two-drugs" in rules
+    assert "100%" in rules
