@@ -245,3 +245,18 @@ def test_the_admin_lists_searches_and_edits_clients(trusted_ehr: Any) -> None:
     assert change.status_code == 200
     assert browser.get("/admin/ehr_integration/ehrclient/add/").status_code == 200
     assert Client().get("/admin/ehr_integration/ehrclient/").status_code == 302
+
+
+def test_the_bench_endpoint_is_refused_in_production(settings: Any) -> None:
+    from config.checks import cds_configuration_check
+
+    settings.IS_PRODUCTION = True
+    settings.CDS_BENCH_BARE_ENDPOINT = True
+    ids = {p.id for p in cds_configuration_check(None)}
+    assert "cds.E006" in ids
+    settings.CDS_BENCH_BARE_ENDPOINT = False
+    assert "cds.E006" not in {p.id for p in cds_configuration_check(None)}
+
+
+def test_the_bench_endpoint_is_not_routed_by_default(api: Any) -> None:
+    assert api.get("/bench/bare").status_code == 404
