@@ -196,7 +196,8 @@ def override_stats(
         rules = {
             str(step.get("rule"))
             for step in trace
-            if isinstance(step, dict) and step.get("result") in ("fired", True)
+            # "true" is what cds.guidelines writes for a rule whose population holds
+            if isinstance(step, dict) and step.get("result") in ("fired", True, "true")
         }
         for rule in rules:
             for outcome in outcomes_by_decision[seq]:

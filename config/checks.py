@@ -36,6 +36,14 @@ def cds_configuration_check(app_configs: Any, **kwargs: Any) -> list[Any]:
             )
         if settings.DEBUG:
             problems.append(Error("CDS_DEBUG must be off in production.", id="cds.E005"))
+        if getattr(settings, "CDS_BENCH_BARE_ENDPOINT", False):
+            problems.append(
+                Error(
+                    "CDS_BENCH_BARE_ENDPOINT exposes an unauthenticated benchmark endpoint; "
+                    "it must be off in production.",
+                    id="cds.E006",
+                )
+            )
         if hooks["ALLOW_HTTP_FHIR"]:
             problems.append(
                 Warning("CDS_ALLOW_HTTP_FHIR lets tokens travel in clear.", id="cds.W001")

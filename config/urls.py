@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.renderers import (
@@ -31,6 +32,11 @@ urlpatterns = [
     path("audit/", include("audit.urls")),
     path("admin/", admin.site.urls),
 ]
+
+if settings.CDS_BENCH_BARE_ENDPOINT:
+    from config.bench_views import BareView
+
+    urlpatterns.append(path("bench/bare", BareView.as_view(), name="bench-bare"))
 
 handler400 = "config.errors.handler400"
 handler403 = "config.errors.handler403"

@@ -41,8 +41,9 @@ class EhrClientViewSet(viewsets.ModelViewSet):
     queryset = EhrClient.objects.all()
     http_method_names = ["get", "post", "put", "delete", "head", "options"]
 
-    def _save(self, data: dict[str, Any]) -> EhrClient:
+    def _save(self, data: dict[str, Any], instance: EhrClient | None = None) -> EhrClient:
         return ehr_client_register(
+            instance=instance,
             issuer=data["issuer"],
             jwks=data.get("jwks"),
             jku_allowlist=data.get("jku_allowlist") or [],
@@ -63,7 +64,7 @@ class EhrClientViewSet(viewsets.ModelViewSet):
         instance = self.get_object()
         serializer = self.get_serializer(instance, data=request.data)
         serializer.is_valid(raise_exception=True)
-        client = self._save(serializer.validated_data)
+        client = self._save(serializer.validated_data, instance)
         return Response(self.get_serializer(client).data)
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:

@@ -11,6 +11,7 @@ across worker processes); `tenant` as registered.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import time
@@ -125,8 +126,15 @@ def _public_keys(client: EhrClient, header: dict[str, Any]) -> KeySet:
     public = [k for k in keys if isinstance(k, dict) and k.get("kty") != "oct" and "d" not in k]
     if not public:
         raise JwtRejected("no_public_keys")
+    return _keyset_import(json.dumps(public, sort_keys=True))
+
+
+@functools.lru_cache(maxsize=256)
+def _keyset_import(public_json: str) -> KeySet:
+    """Parsing EC/RSA keys costs about a millisecond per call; keyed by the exact key
+    material, a cached KeySet can never outlive a key change in the registry."""
     try:
-        return KeySet.import_key_set({"keys": public})
+        return KeySet.import_key_set({"keys": json.loads(public_json)})
     except (JoseError, ValueError, TypeError) as exc:
         raise JwtRejected("bad_registered_keys") from exc
 
@@ -171,9 +179,10 @@ def jwt_verify(*, token: str, audience: str, now: float | None = None) -> Verifi
     issuer = unverified.get("iss")
     if not isinstance(issuer, str) or not issuer:
         raise JwtRejected("missing_iss")
-    client = EhrClient.objects.filter(issuer=issuer, is_active=True).first()
-    if client is None:
-        raise JwtRejected("unknown_iss")
+    try:
+        client = EhrClient.objects.get(issuer=issuer, is_active=True)
+    except EhrClient.DoesNotExist:
+        raise JwtRejected("unknown_iss") from None
     if alg not in (client.allowed_algorithms or []):
         raise JwtRejected("alg_not_allowed_for_client")
 

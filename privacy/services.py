@@ -129,12 +129,19 @@ def model_activate(*, task: str, sha256: str, by: str = "") -> ModelActivation:
     return activation
 
 
+def artifact_active_sha(*, task: str) -> str | None:
+    """sha256 of the active artifact for `task` (one indexed lookup, no blob), or None."""
+    return ModelActivation.objects.filter(task=task).values_list("artifact_id", flat=True).first()
+
+
+def artifact_content(*, sha256: str) -> bytes:
+    return bytes(ModelArtifact.objects.values_list("content", flat=True).get(sha256=sha256))
+
+
 def artifact_active(*, task: str) -> tuple[str, bytes] | None:
     """(sha256, bytes) of the active artifact for `task`, or None."""
-    row = ModelActivation.objects.filter(task=task).select_related("artifact").first()
-    if row is None:
-        return None
-    return row.artifact.sha256, bytes(row.artifact.content)
+    sha = artifact_active_sha(task=task)
+    return None if sha is None else (sha, artifact_content(sha256=sha))
 
 
 def demo_artifacts_activate(*, directory: Path | None = None) -> list[tuple[str, str]]:

@@ -90,17 +90,15 @@ def _active_model(task: str) -> _Loaded | None:
     cached = _active.get(task)
     if cached is not None and now - cached[1] < ttl:
         return _models.get(cached[0]) if cached[0] else None
-    from privacy.services import artifact_active
+    from privacy.services import artifact_active_sha, artifact_content
 
-    found = artifact_active(task=task)
+    sha = artifact_active_sha(task=task)
     with _lock:
-        if found is None:
-            _active[task] = (None, now)
-            return None
-        sha, raw = found
-        if sha not in _models:
-            _models[sha] = _load(sha, raw)
         _active[task] = (sha, now)
+        if sha is None:
+            return None
+        if sha not in _models:  # the blob is read once per process and artifact
+            _models[sha] = _load(sha, artifact_content(sha256=sha))
         return _models[sha]
 
 

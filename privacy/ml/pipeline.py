@@ -24,7 +24,7 @@ from privacy.ml.train import DPConfig, TrainReport, model_train
 
 ARTIFACT_FORMAT = "privacy-cds-model/1"
 FEATURE_VERSION = hashlib.sha256("\n".join(FEATURE_NAMES).encode()).hexdigest()[:16]
-TARGET_SENSITIVITY = 0.87  # threshold chosen on validation so test sensitivity lands >= 0.85
+TARGET_SENSITIVITY = 0.90  # on validation; leaves margin so test sensitivity stays >= 0.85
 BACKGROUND_ROWS = 32
 
 

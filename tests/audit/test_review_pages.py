@@ -25,6 +25,12 @@ from tests.audit.review_seed import MODEL_A, MODEL_B, review_user, seed_log
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    # PBKDF2's deliberate slowness is the point in production and pure cost in these tests.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def seeded() -> list[Any]:
     return seed_log(decisions=12)

@@ -18,3 +18,8 @@ def _audit_keys(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> Path
         "SIGNING_KEY_FILE": "",
     }
     return key_dir
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -178,3 +178,17 @@ def test_models_load_once_per_process(db: Any, django_assert_num_queries: Any) -
             serving.candidates_rank(task="t2d_drug", features=f, candidates=["metformin", "sglt2i"])
         per_call = (time.perf_counter() - t0) / 50
     assert per_call < 0.05  # generous on a shared CI core; bench/train.py measures p95
+
+
+def test_evaluate_charges_all_its_dp_runs_or_none(db: Any) -> None:
+    budget_ensure(dataset="synthetic:300:2", epsilon_limit=5.0, delta_limit=1e-4)
+    with pytest.raises(CommandError, match="privacy budget exceeded"):
+        call_command(
+            "evaluate",
+            task="htn_drug",
+            source="synthetic:300:2",
+            epsilons="1,3,8",
+            stdout=StringIO(),
+            stderr=StringIO(),
+        )
+    assert not PrivacyCharge.objects.exists()

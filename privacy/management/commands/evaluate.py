@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
 
 from privacy.management.commands.train import add_run_arguments, secure_mode_check
 from privacy.ml.cohort import RISK_TASK
@@ -71,17 +72,19 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         load_s = time.perf_counter() - t0
         try:
-            charges = [
-                budget_charge(
-                    dataset=loaded.dataset,
-                    task=task,
-                    epsilon=e,
-                    delta=delta,
-                    accountant=o["accountant"],
-                    note="evaluate",
-                )
-                for e in epsilons
-            ]
+            # All of the run's DP trainings or none: a refusal must not leave partial charges.
+            with transaction.atomic():
+                charges = [
+                    budget_charge(
+                        dataset=loaded.dataset,
+                        task=task,
+                        epsilon=e,
+                        delta=delta,
+                        accountant=o["accountant"],
+                        note="evaluate",
+                    )
+                    for e in epsilons
+                ]
         except BudgetExceeded as exc:
             raise CommandError(f"privacy budget exceeded: {exc}") from exc
         base = dict(
@@ -163,7 +166,7 @@ def _markdown(card: dict[str, Any], task: str, eps: float) -> str:
         lines += [
             f"## Complications within {card['metrics'].get('horizon_years')} years (DP, epsilon {eps:g})",  # noqa: E501
             "",
-            "Thresholds chosen on the validation split for sensitivity 0.87; figures on the test split "  # noqa: E501
+            "Thresholds chosen on the validation split for sensitivity 0.90; figures on the test split "  # noqa: E501
             "with 95% Wilson (proportions) or bootstrap (AUROC) intervals.",
             "",
             "| risk | prevalence | sensitivity | specificity | AUROC | ECE | Brier |",
