@@ -179,10 +179,12 @@ def provenance_from_record(
     if data.get("kind") != "hook":
         return None
     event = _event(data)
-    decision = event.get("decision") if isinstance(event.get("decision"), Mapping) else {}
+    raw_decision = event.get("decision")
+    decision: Mapping[str, Any] = raw_decision if isinstance(raw_decision, Mapping) else {}
     sources = []
     if data.get("model_artifact_sha256"):
-        model = decision.get("model") if isinstance(decision.get("model"), Mapping) else {}
+        raw_model = decision.get("model")
+        model: Mapping[str, Any] = raw_model if isinstance(raw_model, Mapping) else {}
         sources.append(
             {
                 "role": "source",

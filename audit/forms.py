@@ -12,9 +12,12 @@ _PSEUDONYM = RegexValidator(r"^~?[0-9a-fA-F]*$", "A pseudonym is hexadecimal (a 
 MAX_PAGE = 100_000
 
 
+_DATE = forms.DateInput(attrs={"type": "date"})
+
+
 class DateRangeForm(forms.Form):
-    date_from = forms.DateField(required=False, label="From")
-    date_to = forms.DateField(required=False, label="To")
+    date_from = forms.DateField(required=False, label="From", widget=_DATE)
+    date_to = forms.DateField(required=False, label="To", widget=_DATE)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -25,11 +28,18 @@ class DateRangeForm(forms.Form):
 
 
 class DecisionFilterForm(DateRangeForm):
-    service = forms.CharField(required=False, max_length=100)
+    service = forms.CharField(
+        required=False, max_length=100, widget=forms.TextInput(attrs={"list": "services"})
+    )
     clinician = forms.CharField(required=False, max_length=256)
     patient = forms.CharField(required=False, max_length=65, validators=[_PSEUDONYM])
     model = forms.CharField(
-        required=False, min_length=6, max_length=64, validators=[_HEX], label="Model hash"
+        required=False,
+        min_length=6,
+        max_length=64,
+        validators=[_HEX],
+        label="Model hash",
+        widget=forms.TextInput(attrs={"list": "models"}),
     )
     outcome = forms.ChoiceField(
         required=False,

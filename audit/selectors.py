@@ -230,11 +230,14 @@ def decision_outcomes_annotate(rows: QuerySet[DecisionRecord]) -> QuerySet[Decis
 
 def decision_filter_choices() -> dict[str, list[str]]:
     """Distinct services and model hashes among hook decisions, for the filter form."""
-    hooks = DecisionRecord.objects.filter(kind=DecisionRecord.KIND_HOOK)
+    # order_by(): the model's default ordering by seq would make DISTINCT keep every row
+    hooks = DecisionRecord.objects.filter(kind=DecisionRecord.KIND_HOOK).order_by()
     return {
-        "service_id": sorted(s for s in hooks.values_list("service_id", flat=True).distinct() if s),
+        "service_id": sorted(
+            {s for s in hooks.values_list("service_id", flat=True).distinct() if s}
+        ),
         "model_artifact_sha256": sorted(
-            m for m in hooks.values_list("model_artifact_sha256", flat=True).distinct() if m
+            {m for m in hooks.values_list("model_artifact_sha256", flat=True).distinct() if m}
         ),
     }
 

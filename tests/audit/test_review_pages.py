@@ -120,6 +120,9 @@ def test_list_shows_decisions_newest_first_and_records_the_access(seeded, audito
     assert response.status_code == 200
     shown = _seqs(response)
     assert shown == sorted((s.seq for s in seeded), reverse=True)
+    html = response.content.decode()
+    assert html.count('<option value="diabetes-therapy">') == 1  # filter suggestions, once
+    assert html.count(f'<option value="{MODEL_A}">') == 1
     (access,) = _access_records()
     assert access["user"] == "alice"
     assert access["event"]["action"] == "decision.list"
