@@ -283,7 +283,7 @@ def run(n: int, data: Path | None) -> list[dict[str, Any]]:
             discovery: Call = lambda s: s.get(server.base + "/cds-services", timeout=30)  # noqa: E731
             bare_get: Call = lambda s: s.get(server.base + "/bench/bare", timeout=30)  # noqa: E731
             cases: list[tuple[str, int, list[Call], Call, int]] = [
-                ("discovery", 0, [discovery] * n, bare_get, n),
+                ("discovery", 0, [discovery] * (n + 5), bare_get, n),
             ]
             small = _body("bench-1", _small_prefetch("bench-1"))
             cases.append(("small patient-view hook", len(small), [], _bare_post(server, small), n))

@@ -5,6 +5,7 @@ requests are accepted by the running surface; where an example is incomplete on 
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 import pytest
@@ -169,7 +170,7 @@ def test_the_inferno_crd_order_requests_are_answered(
     cards_response_validate(response.json())
 
 
-@pytest.mark.req(148)
+@pytest.mark.req(148, 82)
 @pytest.mark.parametrize(
     "name",
     [
@@ -191,3 +192,61 @@ def test_the_spec_feedback_examples_are_stored(
     stored = CardFeedback.objects.get()
     assert stored.card_uuid == body["feedback"][0]["card"]
     assert stored.outcome == body["feedback"][0]["outcome"]
+
+
+PREFETCH_TOKEN = re.compile(r"\{\{(.*?)\}\}")
+USER_TOKENS = {
+    "userPractitionerId",
+    "userPractitionerRoleId",
+    "userPatientId",
+    "userRelatedPersonId",
+}
+
+
+@pytest.mark.req(35, 55, 56, 57, 58, 59, 36)
+def test_every_prefetch_template_uses_only_root_primitive_context_tokens_and_simple_queries() -> (
+    None
+):
+    from cds.hook_request import HOOK_CONTEXTS
+
+    for service in services_all():
+        primitives = {
+            name
+            for name, (_, kind) in HOOK_CONTEXTS[service.hook].items()
+            if kind in ("id", "user")
+        }
+        for key, template in service.prefetch.items():
+            assert re.fullmatch(r"[A-Za-z0-9_-]+", key), key
+            for token in PREFETCH_TOKEN.findall(template):
+                token = token.strip()
+                assert token in USER_TOKENS or (
+                    token.startswith("context.") and token.removeprefix("context.") in primitives
+                ), (service.id, template)
+            # instance read (Type/{{id}}) or a type search with plain parameters
+            resource, _, query = template.partition("?")
+            assert re.fullmatch(r"[A-Z][A-Za-z]+(/\{\{[^}]+\}\})?", resource), template
+            for param in filter(None, query.split("&")):
+                name, _, _ = param.partition("=")
+                assert re.fullmatch(r"[a-z][a-z-]*", name), template
+
+
+@pytest.mark.req(2, 168, 200, 205, 206, 207, 201, 203)
+def test_production_refuses_plain_http_and_symmetric_jwt_algorithms(settings: Any) -> None:
+    from config.checks import cds_configuration_check
+
+    settings.IS_PRODUCTION = True
+    settings.SECRET_KEY = "x" * 50
+    settings.CDS_HOOKS = {
+        **settings.CDS_HOOKS,
+        "PUBLIC_BASE_URL": "http://cds.example.org",
+        "JWT_ALGORITHMS": ["ES384", "HS256"],
+    }
+    ids = {p.id for p in cds_configuration_check(None)}
+    assert {"cds.E002", "cds.E004"} <= ids
+    settings.CDS_HOOKS = {
+        **settings.CDS_HOOKS,
+        "PUBLIC_BASE_URL": "https://cds.example.org",
+        "JWT_ALGORITHMS": ["ES384", "RS384"],
+        "ALLOW_HTTP_FHIR": False,
+    }
+    assert not {p.id for p in cds_configuration_check(None)} & {"cds.E002", "cds.E004"}

@@ -106,6 +106,7 @@ def test_missing_keys_are_read_from_fhir_server_with_the_bearer_token(
     assert all(s.headers["authorization"] == f"Bearer {TOKEN}" for s in fhir.seen)
 
 
+@pytest.mark.req(52)
 def test_null_and_operation_outcome_values_are_read_again(
     api: Any, make_token: Any, fhir: Loopback, seen_prefetch: list[Any]
 ) -> None:
