@@ -296,7 +296,7 @@ def recommendation_card(
         summary=_short(summary),
         indicator="warning" if rule.priority >= 25 else "info",
         source=_source(rule),
-        detail="\n".join(lines),
+        detail="\n\n".join(line for line in lines if line),
         suggestions=tuple(suggestions),
         selection_behavior="at-most-one",
         override_reasons=OVERRIDE_REASONS,
