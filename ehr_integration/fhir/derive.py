@@ -13,7 +13,7 @@ typed extras (latest values with their age, BP stage, CKD stage, ...) serve the 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 from ehr_integration.fhir.contract import DRUG_CLASSES, FEATURE_NAMES
@@ -312,4 +312,11 @@ def features_current(record: PatientRecord, *, today: date) -> Features:
     """Features "now" for a hook call: everything up to and including `today`, with the
     EHR's current statuses trusted (a stopped order is stopped, a resolved problem resolved).
     """
-    return features_at(record, today + timedelta(days=1), trust_current_status=True)
+    out = features_at(record, today + timedelta(days=1), trust_current_status=True)
+    # as_of is exclusive, so it sits one day after today; ages are counted from today.
+    latest = {k: replace(v, age_days=v.age_days - 1) for k, v in out.latest.items()}
+    values = dict(out.values)
+    for name in ("hba1c_age_days", "egfr_age_days"):
+        if values[name] is not None:
+            values[name] = float(values[name] - 1)
+    return replace(out, latest=latest, values=values)

@@ -310,3 +310,54 @@ def test_a_failing_model_keeps_the_guideline_order(monkeypatch: pytest.MonkeyPat
 
     monkeypatch.setattr(cds.clinical, "candidates_rank", broken)
     assert cds.clinical.ranking_safe(task="htn_drug", features={}, candidates=("acei",)) is None
+
+
+@pytest.mark.django_db
+def test_with_the_demo_models_active_the_card_shows_ranking_risks_and_factors() -> None:
+    from pathlib import Path
+
+    from cds.clinical import EVALUATORS
+    from privacy import serving
+    from privacy.services import demo_artifacts_activate
+
+    serving.cache_clear()
+    try:
+        demo_artifacts_activate(
+            directory=Path(__file__).resolve().parents[2] / "privacy" / "artifacts"
+        )
+        today = str(date.today())
+        call = HookCall(
+            service_id="hypertension-therapy",
+            hook="patient-view",
+            hook_instance=str(uuid.uuid4()),
+            context={"userId": "Practitioner/9", "patientId": "p1"},
+            prefetch=f.prefetch(
+                f.patient(birth="1960-01-01"), htn(), *[f.bp(146, 88, today) for _ in range(3)]
+            ),
+            fhir_server="",
+            caller_client_id="c",
+            caller_tenant="t",
+        )
+        outcome = EVALUATORS["hypertension-therapy"](call)
+    finally:
+        serving.cache_clear()
+    card = next(c for c in outcome.cards if "first-line" in c["summary"])
+    assert "Model ranking" in card["detail"]
+    assert outcome.decision["model"]["task"] == "htn_drug"
+    assert len(outcome.decision["model"]["artifact_sha256"]) == 64
+    assert outcome.decision["risks"] and outcome.decision["explanations"]
+    scored = [c for c in outcome.decision["candidates"] if c["score"] is not None]
+    assert scored and all(c["concordant"] for c in scored)
+
+
+def test_one_statin_card_at_the_highest_intensity_when_several_rules_agree() -> None:
+    advice = _therapy("statin-therapy", dm(), htn(), lab("ldl", 120))
+    statin_cards = [c for c in advice.cards if "statin" in c["summary"]]
+    assert len(statin_cards) == 1
+    assert "high-intensity" in statin_cards[0]["summary"]
+    assert "chol18-4.3-diabetes" in advice.decision["not_shown_duplicates"]
+
+
+def test_stage2_non_black_gets_one_first_line_card() -> None:
+    advice = _therapy("hypertension-therapy", htn(), dm(), *bp3(145, 85))
+    assert len([c for c in advice.cards if "first-line" in c["summary"]]) == 1

@@ -24,8 +24,12 @@ RACERS = 4
 
 def _postgres_admin_url() -> str | None:
     url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith("postgres"):
-        url = "postgres://postgres@127.0.0.1:5432/postgres"
+    # the server's maintenance database: the run's own database may not exist yet
+    url = (
+        url.rsplit("/", 1)[0] + "/postgres"
+        if url.startswith("postgres")
+        else ("postgres://postgres@127.0.0.1:5432/postgres")
+    )
     try:
         import psycopg
 
