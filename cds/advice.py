@@ -14,7 +14,15 @@ from datetime import date
 from typing import Any
 
 from cds.cards import Action, Card, Coding, Link, Source, Suggestion
-from cds.guidelines.engine import Context, Recommendation, Rule, RuleSet, Verdict, context_build
+from cds.guidelines.engine import (
+    INTENSITY_RANK,
+    Context,
+    Recommendation,
+    Rule,
+    RuleSet,
+    Verdict,
+    context_build,
+)
 from ehr_integration.fhir.codemaps import (
     LOINC_SYSTEM,
     RXNORM_SYSTEM,
@@ -346,7 +354,15 @@ def therapy_advice(
     decision["guideline_trace"] = _trace(ruleset, ctx, service)
     task = SERVICE_TASK.get(service)
     candidates: list[dict[str, Any]] = []
+    shown_options: set[str] = set()
+    shown_intensity = 0
+    also: dict[str, str] = {}
     for rec in ruleset.recommendations(ctx, service=service):
+        rank = INTENSITY_RANK.get(rec.rule.intensity or "", 0)
+        if rec.options and set(rec.options) <= shown_options and rank <= shown_intensity:
+            # Same drugs already recommended by a higher-priority rule: one card, not two.
+            also[rec.rule.id] = "covered by a card already shown"
+            continue
         if not rec.options:
             if rec.needs_data:
                 card = _needs_data_card(rec, ctx, ruleset.version)
@@ -363,6 +379,8 @@ def therapy_advice(
         )
         advice.cards.append(card.to_json())
         advice.card_rules[card.uuid] = rec.rule.id
+        shown_options |= set(facts["options"])
+        shown_intensity = max(shown_intensity, rank)
         scores = facts.get("scores", {})
         for option in facts["options"]:
             verdict = ruleset.candidate_evaluate(option, ctx)
@@ -395,6 +413,8 @@ def therapy_advice(
             continue
         advice.cards.append(_current_violation_card(verdict, ctx, ruleset).to_json())
     decision["candidates"] = candidates
+    if also:
+        decision["not_shown_duplicates"] = also
     return advice
 
 

@@ -279,7 +279,8 @@ class RuleSet:
                 else:
                     needs.append(verdict)
             out.append(Recommendation(rule, tuple(options), tuple(blocked), tuple(needs), upgrade))
-        out.sort(key=lambda r: -r.rule.priority)
+        # Higher priority first; among equals the higher statin intensity first.
+        out.sort(key=lambda r: (-r.rule.priority, -INTENSITY_RANK.get(r.rule.intensity or "", 0)))
         return out
 
     def alerts(self, ctx: Context, *, service: str | None = None) -> list[Rule]:

@@ -348,3 +348,16 @@ def test_with_the_demo_models_active_the_card_shows_ranking_risks_and_factors() 
     assert outcome.decision["risks"] and outcome.decision["explanations"]
     scored = [c for c in outcome.decision["candidates"] if c["score"] is not None]
     assert scored and all(c["concordant"] for c in scored)
+
+
+def test_one_statin_card_at_the_highest_intensity_when_several_rules_agree() -> None:
+    advice = _therapy("statin-therapy", dm(), htn(), lab("ldl", 120))
+    statin_cards = [c for c in advice.cards if "statin" in c["summary"]]
+    assert len(statin_cards) == 1
+    assert "high-intensity" in statin_cards[0]["summary"]
+    assert "chol18-4.3-diabetes" in advice.decision["not_shown_duplicates"]
+
+
+def test_stage2_non_black_gets_one_first_line_card() -> None:
+    advice = _therapy("hypertension-therapy", htn(), dm(), *bp3(145, 85))
+    assert len([c for c in advice.cards if "first-line" in c["summary"]]) == 1
