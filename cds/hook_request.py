@@ -86,12 +86,36 @@ def _context_validate(hook: str, context: Any, errors: dict[str, str]) -> None:
             and all(isinstance(v, str) and 0 < len(v) <= MAX_ID and "/" in v for v in value)
         ):
             errors[f"context.{name}"] = "must be an array of references like MedicationRequest/1"
-        elif kind == "bundle" and not (
-            isinstance(value, dict)
-            and value.get("resourceType") == "Bundle"
-            and isinstance(value.get("entry", []), list)
-        ):
-            errors[f"context.{name}"] = "must be a FHIR Bundle"
+        elif kind == "bundle" and not _bundle_ok(value):
+            errors[f"context.{name}"] = "must be a FHIR Bundle whose entries hold resources"
+    selections, drafts = context.get("selections"), context.get("draftOrders")
+    if (
+        "selections" in spec
+        and "context.selections" not in errors
+        and "context.draftOrders" not in errors
+        and isinstance(selections, list)
+        and _bundle_ok(drafts)
+    ):
+        # Library 1.0.1: selections reference resources in the draftOrders Bundle.
+        drafted = {
+            f"{e['resource']['resourceType']}/{e['resource'].get('id')}"
+            for e in drafts.get("entry", [])
+        }
+        unknown = [s for s in selections if s not in drafted]
+        if unknown:
+            errors["context.selections"] = f"not in draftOrders: {unknown[:5]}"
+
+
+def _bundle_ok(value: Any) -> bool:
+    if not (isinstance(value, dict) and value.get("resourceType") == "Bundle"):
+        return False
+    entries = value.get("entry", [])
+    return isinstance(entries, list) and all(
+        isinstance(e, dict)
+        and isinstance(e.get("resource"), dict)
+        and isinstance(e["resource"].get("resourceType"), str)
+        for e in entries
+    )
 
 
 def hook_request_validate(*, body: Any, expected_hook: str) -> dict[str, Any]:

@@ -227,13 +227,13 @@ def report_patient(
                 for n in sorted(rule.population.names)
                 if n.startswith("taking_")
             ]
-            for co in co_options:
-                if rule.population.evaluate(context_build(features, co_actions=co).env) is True:
+            for co_set in co_options:
+                if rule.population.evaluate(context_build(features, co_actions=co_set).env) is True:
                     break
             else:
                 continue
             drafts = [_draft(action, "check-1", pid)] + [
-                _draft(c, f"check-co-{i}", pid) for i, c in enumerate(co)
+                _draft(c, f"check-co-{i}", pid) for i, c in enumerate(co_set)
             ]
             bundle = {
                 "resourceType": "Bundle",
@@ -256,7 +256,7 @@ def report_patient(
             )
             report.caught[rule.id].add(caught)
             if not caught:
-                report.misses.append(f"not caught {name}: {rule.id} {action} co={co}")
+                report.misses.append(f"not caught {name}: {rule.id} {action} co={co_set}")
 
     # 3. the recorded treatment against the rules
     for rule in ruleset.rules:

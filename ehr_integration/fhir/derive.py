@@ -317,6 +317,7 @@ def features_current(record: PatientRecord, *, today: date) -> Features:
     latest = {k: replace(v, age_days=v.age_days - 1) for k, v in out.latest.items()}
     values = dict(out.values)
     for name in ("hba1c_age_days", "egfr_age_days"):
-        if values[name] is not None:
-            values[name] = float(values[name] - 1)
+        age = values[name]
+        if age is not None:
+            values[name] = float(age - 1)
     return replace(out, latest=latest, values=values)

@@ -28,6 +28,7 @@ from ehr_integration.fhir.record import (
     Measurement,
     MedicationEntry,
     PatientRecord,
+    Sex,
     SmokingEntry,
     SmokingStatus,
 )
@@ -108,7 +109,7 @@ def _demographics(patient: Mapping[str, Any]) -> Demographics:
             elif NOT_HISPANIC in codes:
                 hispanic = False
     gender = patient.get("gender")
-    sex = gender if gender in ("female", "male", "other") else "unknown"
+    sex: Sex = gender if gender in ("female", "male", "other") else "unknown"
     deceased_date = date_parse(patient.get("deceasedDateTime"))
     deceased = bool(patient.get("deceasedBoolean")) or deceased_date is not None
     return Demographics(
@@ -337,7 +338,7 @@ def bundle_resources(bundle: Any) -> list[Mapping[str, Any]]:
     """Resources of any Bundle type (searchset, transaction, collection, batch-response)."""
     if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
         raise RecordError("not a Bundle")
-    out = []
+    out: list[Mapping[str, Any]] = []
     for entry in bundle.get("entry") or ():
         if isinstance(entry, dict):
             resource = entry.get("resource")

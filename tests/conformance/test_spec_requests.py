@@ -250,3 +250,25 @@ def test_production_refuses_plain_http_and_symmetric_jwt_algorithms(settings: An
         "ALLOW_HTTP_FHIR": False,
     }
     assert not {p.id for p in cds_configuration_check(None)} & {"cds.E002", "cds.E004"}
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"selections": ["MedicationRequest/not-drafted"]}, "context.selections"),
+        (
+            {"draftOrders": {"resourceType": "Bundle", "entry": [{"resource": "x"}]}},
+            "context.draftOrders",
+        ),
+        ({"draftOrders": {"resourceType": "Bundle", "entry": [{}]}}, "context.draftOrders"),
+        ({"draftOrders": {"resourceType": "Parameters"}}, "context.draftOrders"),
+    ],
+)
+def test_order_select_context_must_be_consistent(change: dict[str, Any], field: str) -> None:
+    from config.errors import ApiError
+
+    _, context = library_contexts("order-select")[0]
+    body = hook_body("order-select", {**context, **change}, {})
+    with pytest.raises(ApiError) as caught:
+        hook_request_validate(body=body, expected_hook="order-select")
+    assert field in caught.value.details
