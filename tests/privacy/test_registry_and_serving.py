@@ -192,3 +192,29 @@ def test_evaluate_charges_all_its_dp_runs_or_none(db: Any) -> None:
             stderr=StringIO(),
         )
     assert not PrivacyCharge.objects.exists()
+
+
+def test_a_logistic_model_for_encrypted_scoring_is_served_and_explained_exactly(db: Any) -> None:
+    from privacy.ml.sources import source_load
+    from privacy.runs import RunOptions, run_fit
+
+    loaded = source_load("synthetic:1500:3", tasks=("htn_drug",))
+    opts = RunOptions(
+        task="htn_drug",
+        epsilon=3.0,
+        delta=1e-5,
+        device="cpu",
+        arch="logistic",
+        epochs=2,
+        batch_size=128,
+        accountant="rdp",
+    )
+    _, _, raw, card = run_fit(loaded, opts)
+    art = artifact_register(raw=raw, card=card)
+    model_activate(task="htn_drug", sha256=art.sha256)
+    res = serving.candidates_rank(
+        task="htn_drug", features=_features(), candidates=["acei", "thiazide"]
+    )
+    assert res is not None and res.artifact_sha256 == art.sha256
+    e = res.explanations[0]
+    assert abs(e.base_value + sum(e.values.values()) - e.output) < 1e-9
