@@ -9,10 +9,21 @@ so training and evaluation never know where the data came from.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ehr_integration.fhir.contract import FEATURE_NAMES, RISKS, TASK_CANDIDATES
+from ehr_integration.fhir.contract import (
+    FEATURE_NAMES,
+    RISK_HORIZON_YEARS,
+    RISKS,
+    TASK_CANDIDATES,
+)
+
+if TYPE_CHECKING:
+    from ehr_integration.fhir.record import PatientRecord
+    from privacy.synth.generator import Cohort
 
 RISK_TASK = "complications"
 TASKS = (*TASK_CANDIDATES, RISK_TASK)
@@ -72,34 +83,32 @@ def feasible_from_features(task: str, X: np.ndarray) -> np.ndarray:
     return out
 
 
-def task_data_from_cohort(cohort: object, task: str) -> TaskData:
+def task_data_from_cohort(cohort: Cohort, task: str) -> TaskData:
     """Decision points of `task` from a generated `privacy.synth.generator.Cohort`."""
-    classes = task_classes(task)
-    del classes
-    X = cohort.features  # type: ignore[attr-defined]
-    site = cohort.site  # type: ignore[attr-defined]
+    task_classes(task)  # validates the name
+    X, site = cohort.features, cohort.site
     pid = np.arange(X.shape[0])
     if task == RISK_TASK:
         return TaskData(
             task=task,
             X=X,
-            y=cohort.risk_onset.astype(np.float32),  # type: ignore[attr-defined]
+            y=cohort.risk_onset.astype(np.float32),
             feasible=cohort.risk_at_risk,
             site=site,
             patient=pid,
-        )  # type: ignore[attr-defined]
-    m = cohort.chosen[task] >= 0  # type: ignore[attr-defined]
-    u = cohort.utility[task][m]  # type: ignore[attr-defined]
+        )
+    m = cohort.chosen[task] >= 0
+    u = cohort.utility[task][m]
     return TaskData(
         task=task,
         X=X[m],
         y=cohort.chosen[task][m],
-        feasible=np.isfinite(u),  # type: ignore[attr-defined]
+        feasible=np.isfinite(u),
         site=site[m],
         patient=pid[m],
         utility=u,
         best=cohort.best[task][m],
-    )  # type: ignore[attr-defined]
+    )
 
 
 def split_by_patient(
@@ -131,6 +140,7 @@ def guideline_default(task: str, X: np.ndarray, feasible: np.ndarray) -> np.ndar
     classes = task_classes(task)
     col = {n: X[:, FEATURE_NAMES.index(n)] for n in FEATURE_NAMES}
     out = np.full(X.shape[0], -1)
+    orders: dict[str, tuple[str, ...]]
     if task == "t2d_drug":
         hf_ckd = (col["heart_failure"] == 1) | (col["ckd"] == 1)
         ascvd = col["ascvd"] == 1
@@ -182,22 +192,18 @@ RISK_CONCEPTS: dict[str, tuple[str, ...]] = {
 MAX_DECISIONS_PER_PATIENT = 5
 
 
-def _onsets(record: object, risk: str) -> list[object]:
-    conds = record.conditions  # type: ignore[attr-defined]
+def _onsets(record: PatientRecord, risk: str) -> list[date]:
+    conds = record.conditions
     if risk in RISK_CODES:
         return [c.onset for c in conds if c.code in RISK_CODES[risk] and c.onset is not None]
     return [c.onset for c in conds if c.concept in RISK_CONCEPTS[risk] and c.onset is not None]
 
 
 def _risk_labels(
-    record: object, as_of: object, values: dict[str, float | None]
+    record: PatientRecord, as_of: date, values: dict[str, float | None]
 ) -> tuple[list[float], list[bool]]:
-    """Onset within (as_of, as_of + horizon] and whether the patient was at risk at as_of."""
-    from datetime import timedelta
-
-    from ehr_integration.fhir.contract import RISK_HORIZON_YEARS
-
-    end = as_of + timedelta(days=int(RISK_HORIZON_YEARS * 365))  # type: ignore[operator]
+    """Onset within [as_of, as_of + horizon] and whether the patient was at risk at as_of."""
+    end = as_of + timedelta(days=int(RISK_HORIZON_YEARS * 365))
     ys, at = [], []
     for r in RISKS:
         onsets = _onsets(record, r)
@@ -206,14 +212,24 @@ def _risk_labels(
         elif r in ("mi", "stroke"):
             prevalent = False
         else:
-            prevalent = any(o < as_of for o in onsets)  # type: ignore[operator]
-        ys.append(1.0 if any(as_of <= o <= end for o in onsets) else 0.0)  # type: ignore[operator]
+            prevalent = any(o < as_of for o in onsets)
+        ys.append(1.0 if any(as_of <= o <= end for o in onsets) else 0.0)
         at.append(not prevalent)
     return ys, at
 
 
+@dataclass(frozen=True)
+class _Row:
+    x: np.ndarray
+    label: int
+    risk: tuple[list[float], list[bool]] | None
+    when: date
+    site: int
+    patient: int
+
+
 def task_data_from_records(
-    records: list[tuple[int, object]], *, tasks: tuple[str, ...] = TASKS
+    records: list[tuple[int, PatientRecord]], *, tasks: tuple[str, ...] = TASKS
 ) -> dict[str, TaskData]:
     """Decision points from (site, PatientRecord) pairs through the reader's `features_at`.
 
@@ -222,78 +238,74 @@ def task_data_from_records(
     the same index dates, or for a patient with none, the latest BP visit that still has
     RISK_HORIZON_YEARS of follow-up in the record ("routine visit for risk").
     """
-    from datetime import timedelta
-
-    from ehr_integration.fhir.contract import RISK_HORIZON_YEARS
     from ehr_integration.fhir.derive import features_at
     from privacy.ml.features import feature_row
 
-    rows: dict[str, list[tuple[np.ndarray, object, object, int, int]]] = {t: [] for t in tasks}
+    rows: dict[str, list[_Row]] = {t: [] for t in tasks}
+    horizon = timedelta(days=int(RISK_HORIZON_YEARS * 365))
     for pkey, (site, record) in enumerate(records):
-        index_dates: set[object] = set()
+        index_dates: set[date] = set()
         for task in (t for t in tasks if t != RISK_TASK):
             classes = TASK_CANDIDATES[task]
             seen = 0
-            by_date: dict[object, list[str]] = {}
-            for m in record.medications:  # type: ignore[attr-defined]
-                if m.authored is None:
+            by_date: dict[date, list[str]] = {}
+            for med in record.medications:
+                if med.authored is None:
                     continue
-                for c in m.drug_classes:
+                for c in med.drug_classes:
                     if c in classes:
-                        by_date.setdefault(m.authored, []).append(c)
+                        by_date.setdefault(med.authored, []).append(c)
             for day in sorted(by_date):
                 if seen >= MAX_DECISIONS_PER_PATIENT:
                     break
-                feats = features_at(record, day)  # type: ignore[arg-type]
+                feats = features_at(record, day)
                 new = [
                     c for c in classes if c in by_date[day] and c not in feats.current_drug_classes
                 ]
                 if not new:
                     continue
                 rows[task].append(
-                    (feature_row(feats.values), classes.index(new[0]), day, site, pkey)
+                    _Row(feature_row(feats.values), classes.index(new[0]), None, day, site, pkey)
                 )
                 index_dates.add(day)
                 seen += 1
         if RISK_TASK in tasks:
-            snapshot = record.snapshot_date  # type: ignore[attr-defined]
+            snapshot = record.snapshot_date
             if snapshot is None:
                 continue
-            horizon = timedelta(days=int(RISK_HORIZON_YEARS * 365))
-            dates = sorted(d for d in index_dates if d + horizon <= snapshot)  # type: ignore[operator]
+            dates = sorted(d for d in index_dates if d + horizon <= snapshot)
             if not dates:
                 visits = [
                     m.when
                     for m in record.measurements
                     if m.kind == "sbp" and m.when + horizon <= snapshot
-                ]  # type: ignore[attr-defined]
+                ]
                 if visits:
                     dates = [visits[-1] + timedelta(days=1)]
             for day in dates[:MAX_DECISIONS_PER_PATIENT]:
-                feats = features_at(record, day)  # type: ignore[arg-type]
-                y, at = _risk_labels(record, day, dict(feats.values))
-                rows[RISK_TASK].append((feature_row(feats.values), (y, at), day, site, pkey))
+                feats = features_at(record, day)
+                labels = _risk_labels(record, day, dict(feats.values))
+                rows[RISK_TASK].append(_Row(feature_row(feats.values), -1, labels, day, site, pkey))
     out: dict[str, TaskData] = {}
     for task, rs in rows.items():
-        F = len(FEATURE_NAMES)
-        X = np.stack([r[0] for r in rs]) if rs else np.zeros((0, F))
-        site = np.array([r[3] for r in rs], int)
-        pid = np.array([r[4] for r in rs], int)
-        when = np.array([r[2].toordinal() for r in rs], int)  # type: ignore[attr-defined]
+        X = np.stack([r.x for r in rs]) if rs else np.zeros((0, len(FEATURE_NAMES)))
+        sites = np.array([r.site for r in rs], dtype=np.int64)
+        pid = np.array([r.patient for r in rs], dtype=np.int64)
+        when = np.array([r.when.toordinal() for r in rs], dtype=np.int64)
         if task == RISK_TASK:
-            y = np.array([r[1][0] for r in rs], np.float32).reshape(-1, len(RISKS))
-            at = np.array([r[1][1] for r in rs], bool).reshape(-1, len(RISKS))
+            y = np.array([r.risk[0] for r in rs if r.risk], np.float32).reshape(-1, len(RISKS))
+            at = np.array([r.risk[1] for r in rs if r.risk], dtype=bool).reshape(-1, len(RISKS))
             out[task] = TaskData(
-                task=task, X=X, y=y, feasible=at, site=site, patient=pid, when=when
+                task=task, X=X, y=y, feasible=at, site=sites, patient=pid, when=when
             )
         else:
-            y = np.array([r[1] for r in rs], int)
+            labels_arr = np.array([r.label for r in rs], dtype=np.int64)
             out[task] = TaskData(
                 task=task,
                 X=X,
-                y=y,
+                y=labels_arr,
                 feasible=feasible_from_features(task, X),
-                site=site,
+                site=sites,
                 patient=pid,
                 when=when,
             )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -130,7 +131,7 @@ def subgroup_accuracy(
 ) -> dict[str, object]:
     """Accuracy per subgroup with Wilson CIs and the largest gap within each attribute."""
     out: dict[str, object] = {}
-    worst = {"attribute": None, "gap": 0.0}
+    worst: dict[str, Any] = {"attribute": None, "gap": 0.0}
     for attr, masks in groups.items():
         rows = {}
         for name, m in masks.items():

@@ -11,8 +11,12 @@ import gzip
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from privacy.ml.cohort import TASKS, TaskData, task_data_from_cohort, task_data_from_records
+
+if TYPE_CHECKING:
+    from ehr_integration.fhir.record import PatientRecord
 
 MAX_SYNTHETIC = 5_000_000
 
@@ -63,14 +67,14 @@ def source_load(source: str, *, tasks: tuple[str, ...] = TASKS) -> Loaded:
     raise SourceError("source must be synthetic:<n>:<seed> or fhir:<directory>")
 
 
-def _records(root: Path) -> list[tuple[int, object]]:
+def _records(root: Path) -> list[tuple[int, PatientRecord]]:
     from ehr_integration.fhir.sources import RecordError, record_from_bundle, records_from_ndjson
 
     ndjson = sorted(root.rglob("*.ndjson"))
     if ndjson:
         recs = records_from_ndjson(ndjson)
         return [(0, recs[k]) for k in sorted(recs)]
-    out: list[tuple[int, object]] = []
+    out: list[tuple[int, PatientRecord]] = []
     files = sorted([*root.rglob("*.json.gz"), *root.rglob("*.json")])
     for path in files:
         opener = gzip.open if path.suffix == ".gz" else open

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -147,7 +148,7 @@ def model_train(
     )
 
     trained: nn.Module = model
-    optimizer: torch.optim.Optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    optimizer: Any = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
     accountant = None
     if dp is not None:
         from opacus.accountants import create_accountant
@@ -248,8 +249,9 @@ def model_train(
             prv.history = list(accountant.history)
             report.extra["epsilon_prv"] = float(prv.get_epsilon(delta=dp.delta))
         # Strip the per-sample-gradient wrapper: the artifact is the plain Sequential.
-        if hasattr(trained, "_module"):
-            trained._close() if hasattr(trained, "_close") else None
+        close = getattr(trained, "_close", None)
+        if trained is not model and callable(close):
+            close()  # removes Opacus's hooks from the model's own layers
     model.eval()
     model.to("cpu")
     return report

@@ -194,9 +194,9 @@ def cohort_generate(*, n: int, seed: int) -> Cohort:
         float
     )
     bmi = np.round(np.clip(bmi0 + P.BMI_T2D_SHIFT * diabetes, 17.0, 60.0), 1)
-    h0, ha, hb, hr = P.HTN_LOGIT
+    h0, ha, hb, h_black = P.HTN_LOGIT
     htn = (
-        rng.uniform(size=n) < logistic(h0 + ha * (age - 60) + hb * (bmi - 30) + hr * black)
+        rng.uniform(size=n) < logistic(h0 + ha * (age - 60) + hb * (bmi - 30) + h_black * black)
     ).astype(float)
 
     hba1c = np.where(
@@ -208,8 +208,8 @@ def cohort_generate(*, n: int, seed: int) -> Cohort:
     prediabetes = ((diabetes == 0) & (hba1c >= 5.7)).astype(float)
     # eAG from A1c (Nathan DM, Diabetes Care 2008;31:1473) plus day-to-day noise.
     glucose = np.round(np.clip(28.7 * hba1c - 46.7 + rng.normal(0, 15, n), 60, 450), 0)
-    egfr = P.EGFR_AT_40 + P.EGFR_PER_YEAR * (age - 40) + P.EGFR_T2D_SHIFT * diabetes
-    egfr = np.round(np.clip(egfr + rng.normal(0, P.EGFR_SD, n), 8.0, 130.0), 0)
+    egfr_mean = P.EGFR_AT_40 + P.EGFR_PER_YEAR * (age - 40) + P.EGFR_T2D_SHIFT * diabetes
+    egfr = np.round(np.clip(egfr_mean + rng.normal(0, P.EGFR_SD, n), 8.0, 130.0), 0)
     # Two eGFR values EGFR_PRIOR_DAYS apart; the slope feature is what a reader computes
     # from exactly those two written values (so the arrays and FHIR paths agree).
     egfr_prior = np.round(egfr - rng.normal(P.EGFR_SLOPE_MEAN, P.EGFR_SLOPE_SD, n) * 2.0, 1)
@@ -281,8 +281,8 @@ def cohort_generate(*, n: int, seed: int) -> Cohort:
     on["statin"] = (
         ((ascvd == 1) | (diabetes == 1) & (age >= 40)) & (rng.uniform(size=n) < 0.6)
     ).astype(float)
-    n_glu = sum(on[c] for c in GLUCOSE_CLASSES)
-    n_htn = sum(on[c] for c in (*HTN_BACKGROUND, "mra", "ccb_nondhp"))
+    n_glu = np.sum([on[c] for c in GLUCOSE_CLASSES], axis=0)
+    n_htn = np.sum([on[c] for c in (*HTN_BACKGROUND, "mra", "ccb_nondhp")], axis=0)
     treated_bp = (n_htn > 0).astype(float)
     ascvd_risk = pooled_cohort_risk(
         age=age,
