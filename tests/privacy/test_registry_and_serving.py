@@ -218,3 +218,33 @@ def test_a_logistic_model_for_encrypted_scoring_is_served_and_explained_exactly(
     assert res is not None and res.artifact_sha256 == art.sha256
     e = res.explanations[0]
     assert abs(e.base_value + sum(e.values.values()) - e.output) < 1e-9
+
+
+@pytest.mark.slow
+def test_generated_ndjson_feeds_the_same_training_path_as_real_fhir(
+    db: Any, tmp_path: Path
+) -> None:
+    call_command(
+        "generate_cohort", n=300, seed=9, out=str(tmp_path), format="ndjson", stdout=StringIO()
+    )
+    assert (tmp_path / "Patient.ndjson").exists()
+    out = StringIO()
+    call_command(
+        "train",
+        task="htn_drug",
+        epsilon=4.0,
+        source=f"fhir:{tmp_path}",
+        epochs=3,
+        batch_size=64,
+        hidden=8,
+        accountant="rdp",
+        device="cpu",
+        stdout=out,
+    )
+    import json
+
+    summary = json.loads(out.getvalue())
+    card = ModelArtifact.objects.get(sha256=summary["artifact_sha256"]).card
+    assert card["data"]["dataset"] == f"fhir:{tmp_path.resolve()}"
+    # each generated hypertensive patient's index-date start plus background-therapy starts
+    assert card["data"]["n_decision_points"] >= 150
