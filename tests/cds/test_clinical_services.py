@@ -361,3 +361,16 @@ def test_one_statin_card_at_the_highest_intensity_when_several_rules_agree() -> 
 def test_stage2_non_black_gets_one_first_line_card() -> None:
     advice = _therapy("hypertension-therapy", htn(), dm(), *bp3(145, 85))
     assert len([c for c in advice.cards if "first-line" in c["summary"]]) == 1
+
+
+def test_heart_failure_without_egfr_asks_for_egfr_before_sglt2i() -> None:
+    advice = _therapy("diabetes-therapy", dm(), hf(), on("metformin"))
+    assert any(
+        c["summary"].startswith("Check egfr") and "SGLT2" in c["summary"] for c in advice.cards
+    )
+
+
+def test_egfr_15_blocks_sglt2i_and_offers_glp1ra() -> None:
+    advice = _therapy("diabetes-therapy", dm(), hf(), lab("egfr", 15), lab("hba1c", 8))
+    offered = " | ".join(c["summary"] for c in advice.cards)
+    assert "Start SGLT2" not in offered and "GLP-1" in offered
