@@ -313,9 +313,18 @@ def record_from_resources(
     medications = [
         m for m in (_medication(r, med_resources, issues) for r in med_requests) if m is not None
     ]
+    demographics = _demographics(patients[0])
     _contradictions(conditions, issues)
+    if demographics.sex == "male" and any(c.concept == "pregnancy" for c in conditions):
+        issues.append("contradiction: pregnancy coded for a patient recorded as male")
+    same_day: dict[tuple[str, date], set[float]] = {}
+    for m in measurements:
+        same_day.setdefault((m.kind, m.when), set()).add(round(m.value, 6))
+    for (kind, when), values in sorted(same_day.items()):
+        if len(values) > 1 and kind not in ("sbp", "dbp"):  # repeated BP readings are normal
+            issues.append(f"conflicting {kind} values on {when}: {sorted(values)} (both kept)")
     return PatientRecord(
-        demographics=_demographics(patients[0]),
+        demographics=demographics,
         conditions=tuple(sorted(conditions, key=lambda c: c.onset or date.min)),
         measurements=tuple(sorted(measurements, key=lambda m: m.when)),
         smoking=tuple(sorted(smoking, key=lambda s: s.when)),

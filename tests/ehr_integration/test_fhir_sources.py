@@ -168,7 +168,8 @@ def test_it_reads_a_synthea_transaction_bundle() -> None:
     bundle = f.fixture_bundle("diabetes_ckd")
     assert bundle["type"] == "transaction"
     rec = record_from_bundle(bundle)
-    assert rec.issues == ()
+    # Synthea repeats some labs on the same day with different values: noted, both kept.
+    assert all(issue.startswith("conflicting ") for issue in rec.issues)
     concepts = {c.concept for c in rec.conditions}
     assert {"diabetes", "hypertension"} <= concepts
     assert {"metformin", "insulin"} <= {c for m in rec.medications for c in m.drug_classes}
@@ -197,3 +198,20 @@ def test_ndjson_that_is_not_json_is_refused(tmp_path: Path) -> None:
     path.write_text('{"resourceType": "Patient", "id": "x"}\nnot json\n')
     with pytest.raises(RecordError):
         records_from_ndjson([path])
+
+
+def test_it_records_conflicting_same_day_values_and_keeps_both() -> None:
+    rec = record_from_resources(
+        [
+            f.patient(),
+            f.observation("hba1c", 7.0, "2020-01-01"),
+            f.observation("hba1c", 9.0, "2020-01-01"),
+        ]
+    )
+    assert len(rec.measurements) == 2
+    assert any("conflicting hba1c" in issue for issue in rec.issues)
+
+
+def test_it_records_pregnancy_coded_for_a_male_patient() -> None:
+    rec = record_from_resources([f.patient(sex="male"), f.condition("pregnancy")])
+    assert any("pregnancy coded" in issue for issue in rec.issues)
