@@ -267,3 +267,10 @@ def test_care_gaps_are_due_by_interval_and_when_never_measured() -> None:
     assert by_test == {"hba1c": 108, "uacr": None}  # eGFR 7 months old is not yet due
     fresh = ctx(dm(), lab("hba1c", 6.5, "2020-09-15"), lab("egfr", 80), lab("uacr", 5))
     assert RULES.care_gaps(fresh) == []
+
+
+def test_docs_list_every_rule_and_the_current_version() -> None:
+    """docs/guidelines.md is what a reviewer reads: it must not drift from the rule files."""
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "guidelines.md").read_text()
+    assert RULES.version in docs, "regenerate the rules table in docs/guidelines.md"
+    assert all(f"`{rule.id}`" in docs for rule in RULES.rules)
