@@ -100,6 +100,14 @@ def test_the_whole_model_path_runs_on_synthea(
     assert active == summary["artifact_sha256"]
 
     serving.cache_clear()
+    try:
+        ranked = _hook_calls_ranked(api, make_token)
+    finally:
+        serving.cache_clear()  # the activation cache must not outlive this test's database
+    assert ranked > 0, "no hypertension card was ranked by the active model"
+
+
+def _hook_calls_ranked(api: Any, make_token: Any) -> int:
     ranked = 0
     route = "/cds-services/hypertension-therapy"
     for path in _hypertensive_bundles(15):
@@ -109,4 +117,4 @@ def test_the_whole_model_path_runs_on_synthea(
         r = api.post(route, body, format="json", HTTP_AUTHORIZATION=f"Bearer {make_token(route)}")
         assert r.status_code == 200, r.content[:300]
         ranked += "Model ranking" in r.content.decode()
-    assert ranked > 0, "no hypertension card was ranked by the active model"
+    return ranked
