@@ -194,6 +194,19 @@ def _combination(options: list[str], k: int) -> list[str]:
     return chosen
 
 
+# Every shown candidate and risk is explained and logged; the card's words keep to the top
+# candidate and the highest risks so the detail stays readable inside the EHR.
+CARD_EXPLAINED_RISKS = 2
+
+
+def _card_explanations(explanations: Sequence[Any]) -> list[Any]:
+    """The explanations the card text puts in words: the first (top-ranked) candidate and
+    the highest risks (serving lists risks highest first)."""
+    drugs = [e for e in explanations if not str(e.target).startswith("risk:")]
+    risks = [e for e in explanations if str(e.target).startswith("risk:")]
+    return drugs[:1] + risks[:CARD_EXPLAINED_RISKS]
+
+
 def recommendation_card(
     *,
     rec: Recommendation,
@@ -278,7 +291,7 @@ def recommendation_card(
                 + ", ".join(f"{k} {v:.0%}" for k, v in sorted(ranking.risks.items()))
             )
         if explainer is not None and ranking.explanations:
-            text = explainer(ranking.explanations, features.as_dict())
+            text = explainer(_card_explanations(ranking.explanations), features.as_dict())
             if text:
                 lines += ["", text]
         model_facts = {

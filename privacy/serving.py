@@ -49,7 +49,6 @@ class RankingResult:
 
 
 RISK_TASK = "complications"
-EXPLAINED_RISKS = 2
 
 
 @dataclass
@@ -109,16 +108,22 @@ def cache_clear() -> None:
         _active.clear()
 
 
-def _explanation(loaded: _Loaded, x: np.ndarray, j: int, target: str) -> Explanation:
+def _explanations(
+    loaded: _Loaded, x: np.ndarray, targets: Sequence[tuple[int, str]]
+) -> list[Explanation]:
+    """One explainer pass for the row; an additive explanation per (output index, target)."""
     from ehr_integration.fhir.contract import FEATURE_NAMES
 
     att = loaded.explainer.explain(x)
-    return Explanation(
-        target=target,
-        base_value=float(att.base_values[j]),
-        values={n: float(v) for n, v in zip(FEATURE_NAMES, att.values[j], strict=True)},
-        output=float(att.outputs[j]),
-    )
+    return [
+        Explanation(
+            target=target,
+            base_value=float(att.base_values[j]),
+            values={n: float(v) for n, v in zip(FEATURE_NAMES, att.values[j], strict=True)},
+            output=float(att.outputs[j]),
+        )
+        for j, target in targets
+    ]
 
 
 def candidates_rank(
@@ -142,8 +147,13 @@ def candidates_rank(
         p /= p.sum()
         order = np.argsort(-p, kind="stable")
         ranked = [ScoredCandidate(action=known[i], score=float(p[i])) for i in order]
-        top = known[order[0]]
-        explanations.append(_explanation(loaded, x, loaded.classes.index(top), f"{task}:{top}"))
+        # Every scored candidate is shown on the card (the model ranking line), so each is
+        # explained; the top one comes first because the card text explains it in words.
+        explanations += _explanations(
+            loaded,
+            x,
+            [(loaded.classes.index(known[i]), f"{task}:{known[i]}") for i in order],
+        )
     # A candidate the model never saw keeps the guideline's order, after the scored ones.
     ranked += [ScoredCandidate(action=c, score=0.0) for c in unknown]
     risks: dict[str, float] = {}
@@ -151,24 +161,13 @@ def candidates_rank(
     if risk_model is not None:
         xr = risk_model.scaler.transform(feature_row(features)[None, :])[0].astype(np.float64)
         rl = risk_model.explainer.forward(xr)
-        att = risk_model.explainer.explain(xr)
-        from ehr_integration.fhir.contract import FEATURE_NAMES
-
         for j, name in enumerate(risk_model.classes):
             risks[name] = float(1.0 / (1.0 + np.exp(-rl[j])))
-        # Explain the highest risks only: the card shows those, and every explanation is
-        # kept verbatim in the audit record (50 values each).
-        top_risks = sorted(range(len(risk_model.classes)), key=lambda j: -rl[j])[:EXPLAINED_RISKS]
-        for j in top_risks:
-            name = risk_model.classes[j]
-            explanations.append(
-                Explanation(
-                    target=f"risk:{name}",
-                    base_value=float(att.base_values[j]),
-                    values={n: float(v) for n, v in zip(FEATURE_NAMES, att.values[j], strict=True)},
-                    output=float(att.outputs[j]),
-                )
-            )
+        # The card lists every risk, so every risk is explained; highest risk first.
+        by_risk = sorted(range(len(risk_model.classes)), key=lambda j: -rl[j])
+        explanations += _explanations(
+            risk_model, xr, [(j, f"risk:{risk_model.classes[j]}") for j in by_risk]
+        )
     return RankingResult(
         task=task,
         artifact_sha256=loaded.sha256,

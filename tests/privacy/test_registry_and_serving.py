@@ -141,8 +141,11 @@ def test_serving_ranks_only_the_candidates_passed_with_risks_and_additive_explan
     assert abs(sum(c.score for c in res.ranked) - 1.0) < 1e-9
     assert [c.score for c in res.ranked] == sorted((c.score for c in res.ranked), reverse=True)
     assert set(res.risks) == set(RISKS) and all(0 < p < 1 for p in res.risks.values())
-    assert len(res.explanations) == 1 + serving.EXPLAINED_RISKS
-    assert res.explanations[0].target == f"t2d_drug:{res.ranked[0].action}"
+    # every shown candidate and every shown risk is explained: candidates in rank order,
+    # then risks from highest to lowest
+    assert [e.target for e in res.explanations] == [f"t2d_drug:{c.action}" for c in res.ranked] + [
+        f"risk:{k}" for k in sorted(res.risks, key=lambda k: -res.risks[k])
+    ]
     for e in res.explanations:
         assert abs(e.base_value + sum(e.values.values()) - e.output) < 1e-6
         assert set(e.values) == set(FEATURE_NAMES)
