@@ -144,6 +144,12 @@ def test_the_curl_demo_setup_prints_works_as_printed(served: dict[str, Any]) -> 
         body, _, status = out.rpartition("\n")
         assert status == "200", (line[:120], out[-300:])
         assert re.match(r"^\{", body)
+        if " -X POST " in line:
+            # the demo patient (T2D above goal, CKD 3a, stage 2 hypertension) gets real,
+            # guideline-checked cards ranked by the shipped DP model, not an empty answer
+            cards = json.loads(body)["cards"]
+            assert cards, body[:300]
+            assert any("**Model ranking**" in c["detail"] for c in cards), body[:600]
 
 
 def test_cors_preflight_over_real_http(served: dict[str, Any]) -> None:

@@ -5,20 +5,14 @@ from __future__ import annotations
 import json
 import shlex
 import uuid
+from datetime import date
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from ehr_integration.demo import DEMO_ISSUER, demo_public_jwks, demo_token
+from ehr_integration.demo import DEMO_ISSUER, demo_prefetch, demo_public_jwks, demo_token
 from ehr_integration.services import ehr_client_register
-
-DEMO_PATIENT = {
-    "resourceType": "Patient",
-    "id": "demo-1",
-    "gender": "female",
-    "birthDate": "1961-04-02",
-}
 
 
 class Command(BaseCommand):
@@ -41,12 +35,7 @@ class Command(BaseCommand):
             "hookInstance": str(uuid.uuid4()),
             "hook": "patient-view",
             "context": {"userId": "Practitioner/demo-clinician", "patientId": "demo-1"},
-            "prefetch": {
-                "patient": DEMO_PATIENT,
-                "conditions": {"resourceType": "Bundle", "type": "searchset", "entry": []},
-                "observations": {"resourceType": "Bundle", "type": "searchset", "entry": []},
-                "medications": {"resourceType": "Bundle", "type": "searchset", "entry": []},
-            },
+            "prefetch": demo_prefetch(today=date.today()),
         }
         token = demo_token(audience=url)
         self.stdout.write("Demo EHR registered. Discovery:\n")
