@@ -33,6 +33,27 @@ class RunOptions:
     grad_sample_mode: str = "ghost"
 
 
+# The command-line options (`add_run_arguments`) that become RunOptions fields as they are.
+RUN_OPTION_KEYS = (
+    "device",
+    "secure_mode",
+    "arch",
+    "hidden",
+    "epochs",
+    "batch_size",
+    "lr",
+    "seed",
+    "accountant",
+    "grad_sample_mode",
+)
+
+
+def run_options_from(options: dict[str, Any], *, task: str, delta: float) -> dict[str, Any]:
+    """RunOptions keyword arguments (all but epsilon) from parsed command options, so
+    `train` and `evaluate` cannot drift apart in how they read the same flags."""
+    return {"task": task, "delta": delta, **{k: options[k] for k in RUN_OPTION_KEYS}}
+
+
 def run_fit(loaded: Loaded, opts: RunOptions) -> tuple[Any, dict[str, Any], bytes, dict[str, Any]]:
     """Fit and evaluate one model; returns (fitted, metrics, artifact bytes, card)."""
     data = loaded.data[opts.task]

@@ -106,3 +106,6 @@ RISKS: tuple[str, ...] = (
     "stroke",
 )
 RISK_HORIZON_YEARS = 3
+
+# The drug classes that have an `on_<class>` feature, in FEATURE_NAMES order.
+ON_CLASSES: tuple[str, ...] = tuple(n[3:] for n in FEATURE_NAMES if n.startswith("on_"))

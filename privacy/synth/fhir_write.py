@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ehr_integration.fhir.contract import FEATURE_NAMES, RISKS, TASK_CANDIDATES
+from ehr_integration.fhir.contract import FEATURE_NAMES, ON_CLASSES, RISKS, TASK_CANDIDATES
 from privacy.synth import params as P
 from privacy.synth.generator import EGFR_PRIOR_DAYS, EPOCH, Cohort
 
@@ -69,23 +69,6 @@ RISK_SCT = {
     "mi": ("22298006", "Myocardial Infarction"),
     "stroke": ("230690007", "Stroke"),
 }
-ON_CLASSES = (
-    "metformin",
-    "sglt2i",
-    "glp1ra",
-    "dpp4i",
-    "sulfonylurea",
-    "tzd",
-    "insulin",
-    "acei",
-    "arb",
-    "ccb_dhp",
-    "ccb_nondhp",
-    "thiazide",
-    "beta_blocker",
-    "mra",
-    "statin",
-)
 
 
 def _day(d: int) -> str:

@@ -17,7 +17,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ehr_integration.fhir.contract import FEATURE_NAMES, RISK_HORIZON_YEARS, RISKS, TASK_CANDIDATES
+from ehr_integration.fhir.contract import (
+    FEATURE_NAMES,
+    ON_CLASSES,
+    RISK_HORIZON_YEARS,
+    RISKS,
+    TASK_CANDIDATES,
+)
 from ehr_integration.fhir.pce import AGE_MAX as PCE_AGE_MAX
 from ehr_integration.fhir.pce import AGE_MIN as PCE_AGE_MIN
 from ehr_integration.fhir.pce import pce_risk
@@ -334,23 +340,7 @@ def cohort_generate(*, n: int, seed: int) -> Cohort:
         "n_glucose_lowering": n_glu,
         "n_antihypertensive": n_htn,
     }
-    for c in (
-        "metformin",
-        "sglt2i",
-        "glp1ra",
-        "dpp4i",
-        "sulfonylurea",
-        "tzd",
-        "insulin",
-        "acei",
-        "arb",
-        "ccb_dhp",
-        "ccb_nondhp",
-        "thiazide",
-        "beta_blocker",
-        "mra",
-        "statin",
-    ):
+    for c in ON_CLASSES:
         f[f"on_{c}"] = on[c]
     missing = set(FEATURE_NAMES) - set(f)
     if missing:

@@ -20,7 +20,7 @@ from django.db import transaction
 from privacy.management.commands.train import add_run_arguments, secure_mode_check
 from privacy.ml.cohort import RISK_TASK
 from privacy.ml.sources import SourceError, source_load
-from privacy.runs import RunOptions, card_write, clean, run_fit
+from privacy.runs import RunOptions, card_write, clean, run_fit, run_options_from
 from privacy.services import (
     BudgetExceeded,
     artifact_register,
@@ -87,20 +87,7 @@ class Command(BaseCommand):
                 ]
         except BudgetExceeded as exc:
             raise CommandError(f"privacy budget exceeded: {exc}") from exc
-        base = dict(
-            task=task,
-            delta=delta,
-            device=o["device"],
-            secure_mode=o["secure_mode"],
-            arch=o["arch"],
-            hidden=o["hidden"],
-            epochs=o["epochs"],
-            batch_size=o["batch_size"],
-            lr=o["lr"],
-            seed=o["seed"],
-            accountant=o["accountant"],
-            grad_sample_mode=o["grad_sample_mode"],
-        )
+        base = run_options_from(o, task=task, delta=delta)
         runs: dict[str, dict[str, Any]] = {}
         card: dict[str, Any] = {}
         for label, eps in [("non_dp", None), *[(f"dp_eps_{e:g}", e) for e in epsilons]]:

@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from privacy.ml.cohort import TASKS
 from privacy.ml.sources import SourceError, source_load
-from privacy.runs import RunOptions, run_fit
+from privacy.runs import RunOptions, run_fit, run_options_from
 from privacy.services import (
     BudgetExceeded,
     artifact_register,
@@ -84,21 +84,7 @@ class Command(BaseCommand):
             )
         except BudgetExceeded as exc:
             raise CommandError(f"privacy budget exceeded: {exc}") from exc
-        opts = RunOptions(
-            task=o["task"],
-            epsilon=o["epsilon"],
-            delta=delta,
-            device=o["device"],
-            secure_mode=o["secure_mode"],
-            arch=o["arch"],
-            hidden=o["hidden"],
-            epochs=o["epochs"],
-            batch_size=o["batch_size"],
-            lr=o["lr"],
-            seed=o["seed"],
-            accountant=o["accountant"],
-            grad_sample_mode=o["grad_sample_mode"],
-        )
+        opts = RunOptions(epsilon=o["epsilon"], **run_options_from(o, task=o["task"], delta=delta))
         try:
             _, _, raw, card = run_fit(loaded, opts)
         except (ValueError, RuntimeError) as exc:
