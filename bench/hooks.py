@@ -38,6 +38,9 @@ from joserfc import jwt
 from joserfc.jwk import ECKey
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from ehr_integration.fhir.sources import prefetch_from_bundle  # noqa: E402  (pure, no Django)
+
 BIN = Path(sys.executable).parent
 ISSUER = "https://bench-ehr.example.org"
 SERVICE = "diabetes-therapy"
@@ -85,26 +88,8 @@ def _largest_record(data: Path) -> tuple[str, dict[str, Any], int] | None:
         return None
     with gzip.open(bundles[-1], "rt", encoding="utf-8") as fh:
         bundle = json.load(fh)
-    by_type: dict[str, list[dict[str, Any]]] = {}
-    for entry in bundle.get("entry", []):
-        resource = entry.get("resource") or {}
-        by_type.setdefault(resource.get("resourceType", ""), []).append(resource)
-    patient = by_type["Patient"][0]
-
-    def searchset(kind: str) -> dict[str, Any]:
-        return {
-            "resourceType": "Bundle",
-            "type": "searchset",
-            "entry": [{"resource": r} for r in by_type.get(kind, [])],
-        }
-
-    prefetch = {
-        "patient": patient,
-        "conditions": searchset("Condition"),
-        "observations": searchset("Observation"),
-        "medications": searchset("MedicationRequest"),
-    }
-    return patient["id"], prefetch, len(json.dumps(prefetch))
+    patient_id, prefetch = prefetch_from_bundle(bundle)
+    return patient_id, prefetch, len(json.dumps(prefetch))
 
 
 def _body(patient_id: str, prefetch: dict[str, Any]) -> bytes:

@@ -362,6 +362,38 @@ def record_from_bundle(bundle: Any, *, patient_id: str | None = None) -> Patient
     return record_from_resources(bundle_resources(bundle), patient_id=patient_id)
 
 
+# The resource types the CDS services' prefetch templates ask for (cds.catalog), by key.
+PREFETCH_KEYS = {
+    "conditions": "Condition",
+    "observations": "Observation",
+    "medications": "MedicationRequest",
+}
+
+
+def prefetch_from_bundle(bundle: Any) -> tuple[str, dict[str, Any]]:
+    """(patient id, CDS Hooks prefetch) for a one-patient Bundle (a Synthea export): what an
+    EHR would send for the services' templates. Tools, benchmarks and data tests replay
+    real records through the hooks with it."""
+    if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
+        raise RecordError("not a Bundle")
+    by_type: dict[str, list[Any]] = {}
+    for entry in bundle.get("entry") or ():
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if isinstance(resource, dict):
+            by_type.setdefault(str(resource.get("resourceType", "")), []).append(resource)
+    patients = by_type.get("Patient") or []
+    if not patients:
+        raise RecordError("the Bundle holds no Patient")
+    prefetch: dict[str, Any] = {"patient": patients[0]}
+    for key, kind in PREFETCH_KEYS.items():
+        prefetch[key] = {
+            "resourceType": "Bundle",
+            "type": "searchset",
+            "entry": [{"resource": r} for r in by_type.get(kind, [])],
+        }
+    return str(patients[0].get("id", "")), prefetch
+
+
 def record_from_prefetch(prefetch: Mapping[str, Any]) -> PatientRecord:
     """CDS Hooks prefetch: each value a resource, a Bundle, an OperationOutcome or null.
 

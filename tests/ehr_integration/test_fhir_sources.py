@@ -215,3 +215,45 @@ def test_it_records_conflicting_same_day_values_and_keeps_both() -> None:
 def test_it_records_pregnancy_coded_for_a_male_patient() -> None:
     rec = record_from_resources([f.patient(sex="male"), f.condition("pregnancy")])
     assert any("pregnancy coded" in issue for issue in rec.issues)
+
+
+def test_prefetch_from_bundle_gives_what_the_service_templates_ask_for() -> None:
+    import gzip
+    import json
+    from pathlib import Path
+
+    from ehr_integration.fhir.sources import (
+        prefetch_from_bundle,
+        record_from_bundle,
+        record_from_prefetch,
+    )
+
+    path = Path(__file__).resolve().parents[1] / "fixtures" / "fhir" / "diabetes_ckd.json.gz"
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        bundle = json.load(fh)
+    patient_id, prefetch = prefetch_from_bundle(bundle)
+    assert prefetch["patient"]["id"] == patient_id
+    assert set(prefetch) == {"patient", "conditions", "observations", "medications"}
+    kinds = {
+        key: {e["resource"]["resourceType"] for e in value["entry"]}
+        for key, value in prefetch.items()
+        if key != "patient"
+    }
+    assert kinds == {
+        "conditions": {"Condition"},
+        "observations": {"Observation"},
+        "medications": {"MedicationRequest"},
+    }
+    # the same record comes out of the prefetch as out of the bundle it was cut from
+    assert record_from_prefetch(prefetch) == record_from_bundle(bundle)
+
+
+def test_prefetch_from_bundle_refuses_what_is_not_a_patient_bundle() -> None:
+    import pytest
+
+    from ehr_integration.fhir.sources import RecordError, prefetch_from_bundle
+
+    with pytest.raises(RecordError):
+        prefetch_from_bundle({"resourceType": "Patient"})
+    with pytest.raises(RecordError):
+        prefetch_from_bundle({"resourceType": "Bundle", "type": "collection", "entry": []})

@@ -12,6 +12,7 @@ import pytest
 
 from cds.cards import cards_response_validate
 from cds.catalog import services_all
+from ehr_integration.fhir.sources import prefetch_from_bundle
 from tests.conftest import SHARED_DATA, patient_view_body
 
 pytestmark = [pytest.mark.shared_data, pytest.mark.django_db]
@@ -22,25 +23,7 @@ BUNDLES = sorted(SHARED_DATA.glob("*/bundles/*.json.gz")) if SHARED_DATA.is_dir(
 def _prefetch_from_bundle(path: Path) -> tuple[str, dict[str, Any]]:
     with gzip.open(path, "rt", encoding="utf-8") as fh:
         bundle = json.load(fh)
-    by_type: dict[str, list[dict[str, Any]]] = {}
-    for entry in bundle.get("entry", []):
-        resource = entry.get("resource") or {}
-        by_type.setdefault(resource.get("resourceType", ""), []).append(resource)
-    patient = by_type["Patient"][0]
-
-    def searchset(kind: str) -> dict[str, Any]:
-        return {
-            "resourceType": "Bundle",
-            "type": "searchset",
-            "entry": [{"resource": r} for r in by_type.get(kind, [])],
-        }
-
-    return patient["id"], {
-        "patient": patient,
-        "conditions": searchset("Condition"),
-        "observations": searchset("Observation"),
-        "medications": searchset("MedicationRequest"),
-    }
+    return prefetch_from_bundle(bundle)
 
 
 def test_shared_data_is_present() -> None:
