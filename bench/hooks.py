@@ -17,6 +17,7 @@ Throughput: 4 client threads for the same number of calls.
 from __future__ import annotations
 
 import argparse
+import datetime
 import gzip
 import json
 import os
@@ -39,6 +40,7 @@ from joserfc.jwk import ECKey
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from ehr_integration.demo import demo_prefetch  # noqa: E402  (settings never touched)
 from ehr_integration.fhir.sources import prefetch_from_bundle  # noqa: E402  (pure, no Django)
 
 BIN = Path(sys.executable).parent
@@ -120,6 +122,13 @@ class Server:
         jwks = tmp / "jwks.json"
         jwks.write_text(json.dumps({"keys": [self.key.as_dict(private=False)]}))
         self._manage("migrate", "--noinput", "-v", "0")
+        # As bin/serve does: the shipped demo models are active, so hooks are model-ranked
+        # and explained (the cost a deployment pays), not the guideline-only path.
+        self._manage(
+            "shell",
+            "-c",
+            "from privacy.services import demo_artifacts_activate; demo_artifacts_activate()",
+        )
         self._manage(
             "register_ehr_client",
             "--issuer",
@@ -271,10 +280,19 @@ def run(n: int, data: Path | None) -> list[dict[str, Any]]:
                 ("discovery", 0, [discovery] * (n + 5), bare_get, n),
             ]
             small = _body("bench-1", _small_prefetch("bench-1"))
+            bodies = {"small patient-view hook": small}
             cases.append(("small patient-view hook", len(small), [], _bare_post(server, small), n))
+            # the README's demo patient: several cards, model ranking, SHAP for every shown
+            # candidate and risk, all of it in the audit record
+            demo = _body("demo-1", demo_prefetch(today=datetime.date.today()))
+            bodies["demo patient, model-ranked cards"] = demo
+            cases.append(
+                ("demo patient, model-ranked cards", len(demo), [], _bare_post(server, demo), n)
+            )
             large = _largest_record(data) if data else None
             if large:
                 body = _body(large[0], large[1])
+                bodies["largest Synthea record as prefetch"] = body
                 cases.append(
                     (
                         "largest Synthea record as prefetch",
@@ -286,8 +304,7 @@ def run(n: int, data: Path | None) -> list[dict[str, Any]]:
                 )
             for name, size, calls, bare, count in cases:
                 if not calls:
-                    body = small if name.startswith("small") else _body(large[0], large[1])  # type: ignore[index]
-                    calls = _hook_calls(server, body, count * 2)
+                    calls = _hook_calls(server, bodies[name], count * 2)
                 # warm both paths (imports, first connections) before measuring
                 _latency(list(zip(calls[:5], [bare] * 5, strict=True)))
                 lat_calls = calls[5 : 5 + count]
