@@ -49,44 +49,38 @@ def _audit_settings() -> dict[str, Any]:
 # --- building the record body -------------------------------------------------------------
 
 
-def _jsonable(value: Any) -> Any:
-    """Make a value canonical-JSON-able: tuples to lists, non-finite floats to strings.
+def _jsonable(value: Any, scrub: dict[str, str] | None = None) -> Any:
+    """Make a value canonical-JSON-able: tuples to lists, non-finite floats to strings, and
+    (with `scrub`) the patient's id replaced by its pseudonym wherever it is a whole string.
 
     A model that emits NaN must not make the hook fail for want of a JSON spelling; the
-    record then says "NaN" literally, which a reviewer can see.
+    record then says "NaN" literally, which a reviewer can see. Conversion and scrubbing
+    are one walk: a model-ranked record holds ~900 values and the walk is on the hook path.
     """
+    if isinstance(value, str):
+        return scrub.get(value, value) if scrub else value
     if isinstance(value, float):
         if math.isfinite(value):
             return value
         return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): _jsonable(v, scrub) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if value is None or isinstance(value, str | int | bool):
+        return [_jsonable(v, scrub) for v in value]
+    if value is None or isinstance(value, int | bool):
         return value
     if hasattr(value, "item"):  # numpy scalars
-        return _jsonable(value.item())
+        return _jsonable(value.item(), scrub)
     if hasattr(value, "tolist"):  # numpy arrays
-        return _jsonable(value.tolist())
+        return _jsonable(value.tolist(), scrub)
     return str(value)
 
 
-def _patient_scrub(value: Any, patient_id: str, marker: str) -> Any:
-    """Replace the patient's id wherever it appears as a whole string (context, draft orders)."""
+def _patient_scrub_map(patient_id: str, marker: str) -> dict[str, str] | None:
+    """The whole strings that name the patient (context, draft orders) and their stand-ins."""
     if not patient_id:
-        return value
-    if isinstance(value, str):
-        if value == patient_id:
-            return marker
-        if value == f"Patient/{patient_id}":
-            return f"Patient/{marker}"
-        return value
-    if isinstance(value, dict):
-        return {k: _patient_scrub(v, patient_id, marker) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_patient_scrub(v, patient_id, marker) for v in value]
-    return value
+        return None
+    return {patient_id: marker, f"Patient/{patient_id}": f"Patient/{marker}"}
 
 
 def _patient_id(event: dict[str, Any]) -> str:
@@ -102,7 +96,7 @@ def _patient_id(event: dict[str, Any]) -> str:
 def _hook_fields(event: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     patient_id = _patient_id(event)
     pseudonym = patient_pseudonymize(patient_id) if patient_id else ""
-    scrubbed = _patient_scrub(_jsonable(event), patient_id, f"~{pseudonym}")
+    scrubbed = _jsonable(event, _patient_scrub_map(patient_id, f"~{pseudonym}"))
     decision = scrubbed.get("decision")
     decision = decision if isinstance(decision, dict) else {}
     if "patient_ref" in decision:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -32,8 +33,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def hook_event(i: int) -> dict[str, Any]:
-    """A hook event shaped like the diabetes service's (features, trace, SHAP, cards)."""
-    features = {f"feature_{k}": 10.0 + k + i % 7 for k in range(24)}
+    """A hook event shaped like the diabetes service's with a model active: the contract's
+    50 features, a guideline trace, and SHAP values for every shown candidate (7) and risk
+    (6), as privacy.serving produces them (full-precision floats, as logged)."""
+    from ehr_integration.fhir.contract import FEATURE_NAMES, RISKS, TASK_CANDIDATES
+
+    rng = random.Random(i)
+    features = {name: round(rng.uniform(0, 200), 2) for name in FEATURE_NAMES}
+    targets = [f"t2d_drug:{c}" for c in TASK_CANDIDATES["t2d_drug"]]
+    targets += [f"risk:{r}" for r in RISKS]
     return {
         "kind": "hook",
         "service_id": "diabetes-therapy",
@@ -49,10 +57,10 @@ def hook_event(i: int) -> dict[str, Any]:
                     "uuid": f"card-{i}-{n}",
                     "summary": "Consider adding an SGLT2 inhibitor",
                     "indicator": "info",
-                    "detail": "eGFR 38 mL/min/1.73m2, falling: raises kidney risk. " * 3,
+                    "detail": "eGFR 38 mL/min/1.73m2, falling: raises kidney risk. " * 12,
                     "source": {"label": "ADA Standards of Care 2025"},
                 }
-                for n in range(2)
+                for n in range(3)
             ]
         },
         "decision": {
@@ -61,23 +69,23 @@ def hook_event(i: int) -> dict[str, Any]:
             "features": features,
             "guideline_version": "9f" * 32,
             "guideline_trace": [
-                {"rule": f"ada.rule.{r}", "result": "fired", "why": "HbA1c above target"}
-                for r in range(6)
+                {"rule": f"ada.rule.{r}", "result": "true", "why": "HbA1c above target"}
+                for r in range(12)
             ],
             "candidates": [
-                {"action": a, "concordant": True, "score": 0.1 * n}
-                for n, a in enumerate(["metformin", "sglt2i", "glp1ra", "dpp4i"])
+                {"action": a, "concordant": True, "score": rng.random()}
+                for a in TASK_CANDIDATES["t2d_drug"]
             ],
-            "model": {"task": "t2d_next_drug", "artifact_sha256": "ab" * 32},
-            "risks": {"ckd": 0.21, "cvd": 0.13},
+            "model": {"task": "t2d_drug", "artifact_sha256": "ab" * 32},
+            "risks": {r: rng.random() for r in RISKS},
             "explanations": [
                 {
-                    "target": a,
-                    "base_value": 0.2,
-                    "values": {k: 0.01 for k in features},
-                    "output": 0.44,
+                    "target": t,
+                    "base_value": rng.uniform(-2, 2),
+                    "values": {k: rng.uniform(-0.5, 0.5) for k in FEATURE_NAMES},
+                    "output": rng.uniform(-3, 3),
                 }
-                for a in ["metformin", "sglt2i", "glp1ra", "dpp4i"]
+                for t in targets
             ],
         },
         "latency_ms": 7.5,
