@@ -242,7 +242,9 @@ def _append_locked(
     seq += 1
     now = timezone.now()
     data = {**fields, "v": RECORD_VERSION, "seq": seq, "time": now.isoformat()}
-    body = chain.canonical_json(data)
+    # `fields` come from _jsonable (JSON types, string keys, finite floats) plus ints and
+    # strings added here, so the canonical-form walk is not repeated inside the lock.
+    body = chain.canonical_json(data, checked=True)
     record = DecisionRecord(
         seq=seq,
         body=body.decode("utf-8"),
