@@ -169,6 +169,15 @@ def test_canonical_json_is_sorted_compact_utf8_and_refuses_nan() -> None:
         chain.canonical_load(b'{"b":1, "a":2}')
 
 
+def test_canonical_json_without_the_walk_still_refuses_nan_and_objects() -> None:
+    """`checked=True` (the audit service's pre-validated records) keeps the encoder's guards."""
+    value = {"b": 1, "a": [1.0, 0.1, "é"]}
+    assert chain.canonical_json(value, checked=True) == chain.canonical_json(value)
+    for bad in ({"x": float("nan")}, {"x": float("inf")}, {"x": object()}):
+        with pytest.raises(chain.CanonicalJsonError):
+            chain.canonical_json(bad, checked=True)
+
+
 @given(
     st.recursive(
         st.none()
