@@ -5,6 +5,12 @@
 - integrator: sets up EHR connections and watches override rates: analytics only, never a
   patient's data (no list, no detail, no export).
 A superuser counts as admin. Groups are created by `manage.py audit_roles` (idempotent).
+
+Tenants: a hospital sharing one deployment with others scopes its reviewers with groups named
+`tenant:<tenant>` (`audit_roles --user U --tenant T`). A reviewer in one or more tenant groups
+sees only those tenants' decisions and feedback, everywhere (list, detail, exports,
+analytics); a reviewer in none, and a superuser, sees every tenant (one hospital per
+deployment needs no setup).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ ROLE_ADMIN = "admin"
 ROLE_INTEGRATOR = "integrator"
 ROLES: tuple[str, ...] = (ROLE_AUDITOR, ROLE_ADMIN, ROLE_INTEGRATOR)
 PATIENT_DATA_ROLES = frozenset({ROLE_AUDITOR, ROLE_ADMIN})
+TENANT_GROUP_PREFIX = "tenant:"
 
 
 def user_roles(user: Any) -> frozenset[str]:
@@ -29,6 +36,21 @@ def user_roles(user: Any) -> frozenset[str]:
             names.add(ROLE_ADMIN)
         cached = frozenset(names)
         user._audit_roles = cached
+    return cached
+
+
+def user_tenants(user: Any) -> frozenset[str] | None:
+    """The tenants a reviewer is limited to, or None when not limited (see module doc)."""
+    if getattr(user, "is_superuser", False):
+        return None
+    cached = getattr(user, "_audit_tenants", False)
+    if cached is False:
+        names = user.groups.filter(name__startswith=TENANT_GROUP_PREFIX).values_list(
+            "name", flat=True
+        )
+        tenants = frozenset(n[len(TENANT_GROUP_PREFIX) :] for n in names)
+        cached = tenants or None
+        user._audit_tenants = cached
     return cached
 
 

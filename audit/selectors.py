@@ -7,6 +7,7 @@ The pages must also write an access record for every view of patient data; that 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from datetime import UTC, date, datetime, time
 from typing import Any
 
@@ -41,6 +42,7 @@ def decision_list(
     model_version: str = "",
     outcome: str = "",
     indicator: str = "",
+    tenants: Collection[str] | None = None,
 ) -> QuerySet[DecisionRecord]:
     """Hook decisions, newest first, filtered.
 
@@ -51,8 +53,11 @@ def decision_list(
         outcome: "accepted" or "overridden" (some feedback on the decision says so), or
             "none" (no feedback yet).
         indicator: a card indicator shown ("info", "warning", "critical").
+        tenants: only these tenants' decisions (a scoped reviewer); None: every tenant.
     """
     rows = DecisionRecord.objects.filter(kind=DecisionRecord.KIND_HOOK)
+    if tenants is not None:
+        rows = rows.filter(tenant__in=list(tenants))
     if date_from is not None:
         rows = rows.filter(time__gte=_as_datetime(date_from, end=False))
     if date_to is not None:
@@ -82,7 +87,7 @@ def decision_list(
     return rows.order_by("-seq")
 
 
-def decision_get(*, seq: int) -> dict[str, Any]:
+def decision_get(*, seq: int, tenants: Collection[str] | None = None) -> dict[str, Any]:
     """One hook decision with everything the detail page shows.
 
     Returns a dict: `record` (the row), `data` (its body), the decision facts by name
@@ -91,9 +96,13 @@ def decision_get(*, seq: int) -> dict[str, Any]:
     to it, oldest first) and `hash_ok` (this record's hash and link recomputed).
 
     Raises:
-        NotFound: no hook decision with this number.
+        NotFound: no hook decision with this number (for a scoped reviewer: none in their
+            tenants; another tenant's decision is not even confirmed to exist).
     """
-    record = DecisionRecord.objects.filter(seq=seq, kind=DecisionRecord.KIND_HOOK).first()
+    records = DecisionRecord.objects.filter(seq=seq, kind=DecisionRecord.KIND_HOOK)
+    if tenants is not None:
+        records = records.filter(tenant__in=list(tenants))
+    record = records.first()
     if record is None:
         raise NotFound("No decision with this number.", details={"seq": seq})
     data = record.data
@@ -143,6 +152,7 @@ def override_stats(
     date_from: date | datetime | None = None,
     date_to: date | datetime | None = None,
     service_id: str = "",
+    tenants: Collection[str] | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
     """Override rates of feedback items, by service, guideline rule, model version and day.
 
@@ -159,6 +169,8 @@ def override_stats(
         feedback = feedback.filter(time__lte=_as_datetime(date_to, end=True))
     if service_id:
         feedback = feedback.filter(service_id=service_id)
+    if tenants is not None:
+        feedback = feedback.filter(tenant__in=list(tenants))
 
     def grouped(field: Any) -> list[dict[str, Any]]:
         rows = (
@@ -228,10 +240,12 @@ def decision_outcomes_annotate(rows: QuerySet[DecisionRecord]) -> QuerySet[Decis
     return rows.annotate(last_outcome=Subquery(latest))
 
 
-def decision_filter_choices() -> dict[str, list[str]]:
+def decision_filter_choices(*, tenants: Collection[str] | None = None) -> dict[str, list[str]]:
     """Distinct services and model hashes among hook decisions, for the filter form."""
     # order_by(): the model's default ordering by seq would make DISTINCT keep every row
     hooks = DecisionRecord.objects.filter(kind=DecisionRecord.KIND_HOOK).order_by()
+    if tenants is not None:
+        hooks = hooks.filter(tenant__in=list(tenants))
     return {
         "service_id": sorted(
             {s for s in hooks.values_list("service_id", flat=True).distinct() if s}

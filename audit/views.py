@@ -27,7 +27,7 @@ from django.utils.safestring import mark_safe
 from audit import fhir_export, plots, selectors
 from audit.forms import AnalyticsForm, DecisionFilterForm, filters_details
 from audit.render import markdown_html
-from audit.roles import can_view_analytics, can_view_patient_data, user_roles
+from audit.roles import can_view_analytics, can_view_patient_data, user_roles, user_tenants
 from audit.services import AuditUnavailable, audit_access_record
 from config.errors import NotFound, error_response
 from privacy.ml.explain_words import feature_value_words, target_words, top_factors
@@ -108,13 +108,19 @@ def decision_list_view(request: HttpRequest) -> HttpResponse:
         response = render(
             request,
             "audit/decision_list.html",
-            {"form": form, "page": None, "choices": selectors.decision_filter_choices()},
+            {
+                "form": form,
+                "page": None,
+                "choices": selectors.decision_filter_choices(tenants=user_tenants(request.user)),
+            },
             status=400,
         )
         return response
     filters = form.filters() if form.is_bound else {}
     page_number = (form.cleaned_data.get("page") if form.is_bound else None) or 1
-    rows = selectors.decision_outcomes_annotate(selectors.decision_list(**filters))
+    rows = selectors.decision_outcomes_annotate(
+        selectors.decision_list(**filters, tenants=user_tenants(request.user))
+    )
     rows = rows.prefetch_related("cards")
     page = Paginator(rows, PAGE_SIZE).get_page(page_number)
     failed = _access_record(
@@ -137,7 +143,7 @@ def decision_list_view(request: HttpRequest) -> HttpResponse:
             "form": form,
             "page": page,
             "query": query.urlencode(),
-            "choices": selectors.decision_filter_choices(),
+            "choices": selectors.decision_filter_choices(tenants=user_tenants(request.user)),
             "total": page.paginator.count,
         },
     )
@@ -200,7 +206,7 @@ def _explanation_views(decision: dict[str, Any]) -> list[dict[str, Any]]:
 @_requires(can_view_patient_data)
 def decision_detail_view(request: HttpRequest, seq: int) -> HttpResponse:
     try:
-        found = selectors.decision_get(seq=seq)
+        found = selectors.decision_get(seq=seq, tenants=user_tenants(request.user))
     except NotFound as exc:
         return error_response(404, exc.code, exc.message, details=exc.details)
     record = found["record"]
@@ -259,6 +265,7 @@ def analytics_view(request: HttpRequest) -> HttpResponse:
         return render(request, "audit/analytics.html", {"form": form, "sections": []}, status=400)
     data = form.cleaned_data if form.is_bound else {}
     stats = selectors.override_stats(
+        tenants=user_tenants(request.user),
         date_from=data.get("date_from"),
         date_to=data.get("date_to"),
         service_id=data.get("service") or "",
@@ -308,7 +315,9 @@ def _export_rows(request: HttpRequest) -> tuple[list[Any], Any] | HttpResponse:
         return _bad_filters(form)
     filters = form.filters() if form.is_bound else {}
     limit = _export_max_rows()
-    rows = selectors.decision_outcomes_annotate(selectors.decision_list(**filters))
+    rows = selectors.decision_outcomes_annotate(
+        selectors.decision_list(**filters, tenants=user_tenants(request.user))
+    )
     rows = list(rows.prefetch_related("cards")[: limit + 1])
     if len(rows) > limit:
         return error_response(

@@ -98,7 +98,9 @@ def _decision_event(
     return event, card["uuid"]
 
 
-def seed_log(*, decisions: int = 12, seed: int = 0) -> list[Seeded]:
+def seed_log(
+    *, decisions: int = 12, seed: int = 0, tenant: str = "general-hospital", first: int = 0
+) -> list[Seeded]:
     """Append `decisions` hook records plus feedback on most of them.
 
     Pattern (by index i): service "diabetes-therapy" for even i, "hypertension-therapy" for
@@ -107,7 +109,7 @@ def seed_log(*, decisions: int = 12, seed: int = 0) -> list[Seeded]:
     """
     rng = np.random.default_rng(seed)
     seeded = []
-    for i in range(decisions):
+    for i in range(first, first + decisions):
         patient_id = f"pat-{i:03d}"
         service_id = "diabetes-therapy" if i % 2 == 0 else "hypertension-therapy"
         model = MODEL_A if i < decisions / 2 else MODEL_B
@@ -121,6 +123,7 @@ def seed_log(*, decisions: int = 12, seed: int = 0) -> list[Seeded]:
             summary=f"Consider an SGLT2 inhibitor (case {i})",
             rule=RULES[i % 2],
         )
+        event["tenant"] = tenant
         seq = int(decision_record_append(event=event))
         outcome = ("overridden", "accepted", "")[i % 3]
         if outcome:
@@ -145,7 +148,7 @@ def seed_log(*, decisions: int = 12, seed: int = 0) -> list[Seeded]:
                     "kind": "feedback",
                     "service_id": service_id,
                     "client_id": "ehr-main",
-                    "tenant": "general-hospital",
+                    "tenant": tenant,
                     "jti": str(uuid.uuid4()),
                     "feedback": item,
                 }
