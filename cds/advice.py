@@ -344,6 +344,24 @@ def _trace(ruleset: RuleSet, ctx: Context, service: str) -> list[dict[str, str]]
     return [t.to_json() for t in ruleset.trace_all(ctx) if t.rule in ids]
 
 
+def _advice_start(
+    *, service: str, record: PatientRecord, features: Features, ruleset: RuleSet, user: str | None
+) -> tuple[Advice, Context | None]:
+    """The decision facts every patient-view service records first, and the rule context;
+    no context (nothing to advise) for a deceased patient, with the reason recorded."""
+    pid = record.demographics.patient_id
+    decision = _base_decision(
+        features=features, ruleset=ruleset, patient_ref=f"Patient/{pid}", user=user
+    )
+    advice = Advice(decision=decision)
+    if features.deceased:
+        decision["note"] = f"patient deceased: no advice from {service}"
+        return advice, None
+    ctx = context_build(features)
+    decision["guideline_trace"] = _trace(ruleset, ctx, service)
+    return advice, ctx
+
+
 def therapy_advice(
     *,
     service: str,
@@ -355,16 +373,13 @@ def therapy_advice(
     user: str | None = None,
 ) -> Advice:
     """patient-view therapy services: what is indicated now, forbidden drugs on the list."""
-    pid = record.demographics.patient_id
-    decision = _base_decision(
-        features=features, ruleset=ruleset, patient_ref=f"Patient/{pid}", user=user
+    advice, ctx = _advice_start(
+        service=service, record=record, features=features, ruleset=ruleset, user=user
     )
-    advice = Advice(decision=decision)
-    if features.deceased:
-        decision["note"] = "patient deceased: no therapy advice"
+    if ctx is None:
         return advice
-    ctx = context_build(features)
-    decision["guideline_trace"] = _trace(ruleset, ctx, service)
+    decision = advice.decision
+    pid = record.demographics.patient_id
     task = SERVICE_TASK.get(service)
     candidates: list[dict[str, Any]] = []
     shown_options: set[str] = set()
@@ -483,16 +498,13 @@ def _current_violation_card(verdict: Verdict, ctx: Context, ruleset: RuleSet) ->
 def care_gaps_advice(
     *, record: PatientRecord, features: Features, ruleset: RuleSet, user: str | None = None
 ) -> Advice:
-    pid = record.demographics.patient_id
-    decision = _base_decision(
-        features=features, ruleset=ruleset, patient_ref=f"Patient/{pid}", user=user
+    advice, ctx = _advice_start(
+        service="care-gaps", record=record, features=features, ruleset=ruleset, user=user
     )
-    advice = Advice(decision=decision)
-    if features.deceased:
-        decision["note"] = "patient deceased: no care gaps"
+    if ctx is None:
         return advice
-    ctx = context_build(features)
-    decision["guideline_trace"] = _trace(ruleset, ctx, "care-gaps")
+    decision = advice.decision
+    pid = record.demographics.patient_id
     gaps = []
     for rule, age in ruleset.care_gaps(ctx):
         test = rule.test or ""
