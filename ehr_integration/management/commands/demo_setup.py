@@ -41,8 +41,8 @@ class Command(BaseCommand):
         self.stdout.write("Demo EHR registered. Discovery:\n")
         self.stdout.write(f"  curl -s {base}/cds-services\n")
         self.stdout.write(
-            "A signed hook call (token valid 5 minutes; rerun "
-            "`python manage.py demo_setup` for a new one):\n"
+            "A signed hook call (the token is single-use and valid 5 minutes: a replay is "
+            "refused with 401; rerun `python manage.py demo_setup` for a new one):\n"
         )
         self.stdout.write(
             f"  curl -s -X POST {url} -H 'Content-Type: application/json' "
