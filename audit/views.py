@@ -309,7 +309,9 @@ def analytics_view(request: HttpRequest) -> HttpResponse:
 # --- exports ------------------------------------------------------------------------------
 
 
-def _export_rows(request: HttpRequest) -> tuple[list[Any], Any] | HttpResponse:
+def _export_rows(request: HttpRequest, *, action: str) -> list[Any] | HttpResponse:
+    """The filtered decisions to export, after their access record is written; otherwise
+    the 4xx/503 response to answer with (no rows leave without the record)."""
     form = DecisionFilterForm(request.GET or None)
     if request.GET and not form.is_valid():
         return _bad_filters(form)
@@ -326,7 +328,8 @@ def _export_rows(request: HttpRequest) -> tuple[list[Any], Any] | HttpResponse:
             "Narrow the filters: the export is capped.",
             details={"max_rows": limit},
         )
-    return rows, filters
+    failed = _access_record(request, action=action, details=_export_details(filters, rows))
+    return failed or rows
 
 
 def _csv_cell(value: Any) -> str:
@@ -400,13 +403,9 @@ def _export_details(filters: Any, rows: list[Any]) -> dict[str, Any]:
 
 @_requires(can_view_patient_data, json_body=True)
 def export_csv_view(request: HttpRequest) -> HttpResponse:
-    result = _export_rows(request)
-    if isinstance(result, HttpResponse):
-        return result
-    rows, filters = result
-    failed = _access_record(request, action="export.csv", details=_export_details(filters, rows))
-    if failed:
-        return failed
+    rows = _export_rows(request, action="export.csv")
+    if isinstance(rows, HttpResponse):
+        return rows
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
@@ -420,13 +419,9 @@ def export_csv_view(request: HttpRequest) -> HttpResponse:
 
 @_requires(can_view_patient_data, json_body=True)
 def export_fhir_view(request: HttpRequest) -> HttpResponse:
-    result = _export_rows(request)
-    if isinstance(result, HttpResponse):
-        return result
-    rows, filters = result
-    failed = _access_record(request, action="export.fhir", details=_export_details(filters, rows))
-    if failed:
-        return failed
+    rows = _export_rows(request, action="export.fhir")
+    if isinstance(rows, HttpResponse):
+        return rows
     bundle = fhir_export.export_bundle(
         ((r.data, r.hash, r.prev_hash) for r in rows),
         server_name=SERVER_NAME,

@@ -82,33 +82,22 @@ def task_fit(
     model = model_build(arch=arch, n_in=Xs.shape[1], n_out=len(classes), hidden=hidden, seed=seed)
     if lr is None:
         lr = 0.5 if dp is not None else 0.05  # DP-SGD wants a larger step on clipped, noisy means
-    if train.task == RISK_TASK:
-        report = model_train(
-            model=model,
-            X=Xs,
-            y=train.y.astype(np.float32),
-            mask=train.feasible.astype(np.float32),
-            loss_kind="multilabel",
-            epochs=epochs,
-            batch_size=batch_size,
-            lr=lr,
-            dp=dp,
-            device=device,
-            seed=seed,
-        )
-    else:
-        report = model_train(
-            model=model,
-            X=Xs,
-            y=train.y,
-            loss_kind="softmax",
-            epochs=epochs,
-            batch_size=batch_size,
-            lr=lr,
-            dp=dp,
-            device=device,
-            seed=seed,
-        )
+    # Risks are independent labels (masked where a complication cannot newly occur); a
+    # recommendation is one class among the candidates.
+    risk = train.task == RISK_TASK
+    report = model_train(
+        model=model,
+        X=Xs,
+        y=train.y.astype(np.float32) if risk else train.y,
+        mask=train.feasible.astype(np.float32) if risk else None,
+        loss_kind="multilabel" if risk else "softmax",
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        dp=dp,
+        device=device,
+        seed=seed,
+    )
     fitted = Fitted(
         task=train.task,
         arch=arch,
