@@ -421,9 +421,14 @@ def therapy_advice(
                 }
             )
             advice.shown.append({"rule": rec.rule.id, "action": option, "verdict": verdict.verdict})
-        for key in ("model", "risks", "explanations"):
+        for key in ("model", "risks"):  # one model and one risk set per service and patient
             if key in facts and key not in decision:
                 decision[key] = facts[key]
+        # Each ranked card explains its own options: log every target once (a target's SHAP
+        # values do not depend on which other options were ranked beside it).
+        logged = decision.setdefault("explanations", []) if "explanations" in facts else []
+        seen = {e["target"] for e in logged}
+        logged += [e for e in facts.get("explanations", ()) if e["target"] not in seen]
     for rule in ruleset.alerts(ctx, service=service):
         advice.cards.append(
             Card(

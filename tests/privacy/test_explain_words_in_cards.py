@@ -67,3 +67,43 @@ def test_card_detail_names_the_top_factors_with_the_patients_values() -> None:
     )
     assert f"- {sentence}" in detail
     assert advice.decision["explanations"][0]["values"] == explanations[0].values
+
+
+def test_every_option_ranked_on_any_card_is_explained_once_in_the_decision(db: Any) -> None:
+    """Hypertension for the demo patient ranks options on two cards (CKD: ACEi/ARB; stage 2:
+    a two-drug combination); the logged decision explains every ranked option and every
+    risk, each target once, with the real shipped demo models."""
+    from datetime import date
+    from pathlib import Path
+
+    from cds.advice import therapy_advice
+    from cds.clinical import ranking_explanation_text, ranking_safe
+    from cds.guidelines.engine import ruleset_default
+    from ehr_integration.demo import demo_prefetch
+    from ehr_integration.fhir.derive import features_current
+    from ehr_integration.fhir.sources import record_from_prefetch
+    from privacy import serving
+    from privacy.services import demo_artifacts_activate
+
+    demo_artifacts_activate(directory=Path(__file__).resolve().parents[2] / "privacy" / "artifacts")
+    serving.cache_clear()
+    today = date.today()
+    record = record_from_prefetch(demo_prefetch(today=today))
+    advice = therapy_advice(
+        service="hypertension-therapy",
+        record=record,
+        features=features_current(record, today=today),
+        ruleset=ruleset_default(),
+        ranker=ranking_safe,
+        explainer=ranking_explanation_text,
+    )
+    ranked_cards = [c for c in advice.cards if "Model ranking" in c.get("detail", "")]
+    assert len(ranked_cards) >= 2
+    targets = [e["target"] for e in advice.decision["explanations"]]
+    assert len(targets) == len(set(targets))
+    scored = {
+        f"htn_drug:{c['action']}" for c in advice.decision["candidates"] if c["score"] is not None
+    }
+    assert len(scored) >= 3  # options from both ranked cards
+    assert scored <= set(targets)
+    assert {f"risk:{r}" for r in advice.decision["risks"]} <= set(targets)
