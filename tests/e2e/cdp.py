@@ -168,8 +168,12 @@ class Browser:
 
 
 @contextmanager
-def chromium(*, startup_timeout: float = 30.0) -> Iterator[Browser]:
-    """Start headless Chromium on a free DevTools port; always stop it afterwards."""
+def chromium(*, startup_timeout: float = 120.0) -> Iterator[Browser]:
+    """Start headless Chromium on a free DevTools port; always stop it afterwards.
+
+    The first start on a fresh machine builds font and profile caches and took over 30 s
+    in CI, so the bound is generous; a warm start takes well under a second.
+    """
     binary = chromium_path()
     if binary is None:
         raise FileNotFoundError("chromium not found (apt-get install -y chromium)")
